@@ -1,0 +1,1 @@
+export { type DataKeyRing, SessionDataCipher } from './keyring.js';

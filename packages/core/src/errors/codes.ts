@@ -1,0 +1,42 @@
+/** Categories of failure, after origin document 003's error types. */
+export type ErrorCategory = 'validation' | 'authentication' | 'authorization' | 'store' | 'encryption' | 'token' | 'system';
+
+export interface ErrorCodeInfo {
+  category: ErrorCategory;
+  status: number;
+  /** The fixed public message. Security failures say nothing more than this. */
+  message: string;
+}
+
+/**
+ * Every error code Latchkey produces. Codes are stable: never renamed, never reused once retired.
+ * `docs/errors.md` lists the same table; a test keeps the two in sync.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { category: 'validation', status: 400, message: 'Input failed validation.' },
+  VALIDATION_ACCOUNT_INVALID: { category: 'validation', status: 400, message: 'Account is not a valid CAIP-10 wallet account.' },
+  APP_UNKNOWN: { category: 'validation', status: 404, message: 'Unknown app.' },
+  TOKEN_MALFORMED: { category: 'token', status: 401, message: 'Token is malformed.' },
+  TOKEN_INVALID: { category: 'token', status: 401, message: 'Token is invalid.' },
+  REFRESH_TOKEN_INVALID: { category: 'token', status: 401, message: 'Refresh token is invalid.' },
+  REFRESH_TOKEN_REUSED: {
+    category: 'token',
+    status: 401,
+    message: 'Refresh token was already used; the session has been revoked.',
+  },
+  SESSION_NOT_FOUND: { category: 'authentication', status: 401, message: 'Session not found.' },
+  SESSION_EXPIRED: { category: 'authentication', status: 401, message: 'Session expired.' },
+  SESSION_LIMIT_REACHED: {
+    category: 'authorization',
+    status: 409,
+    message: 'This wallet has reached its limit of live sessions.',
+  },
+  PERMISSION_DENIED: { category: 'authorization', status: 403, message: 'Permission denied.' },
+  SESSION_DATA_UNREADABLE: { category: 'encryption', status: 500, message: 'Session data could not be decrypted.' },
+  ENCRYPTION_KEY_MISSING: { category: 'encryption', status: 500, message: 'No session-data key is configured.' },
+  STORE_UNAVAILABLE: { category: 'store', status: 503, message: 'The session store could not answer.' },
+  CONFIG_INVALID: { category: 'system', status: 500, message: 'Configuration is invalid.' },
+  INTERNAL_ERROR: { category: 'system', status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,174 @@
+import type { AuditDraft, AuditEntry } from '../audit/entry.js';
+import type { SessionRecord } from '../session/record.js';
+
+/** What `createSession` does when a wallet already holds its limit of live sessions. */
+export type LimitPolicy = 'evict-oldest' | 'reject';
+
+export interface CreateSessionInput {
+  record: SessionRecord;
+  /** Most live sessions the wallet (record.appId, record.subject) may hold, the new one included. */
+  limit: number;
+  policy: LimitPolicy;
+  now: number;
+}
+
+export type CreateSessionResult = { created: true; evicted: SessionRecord[] } | { created: false; reason: 'limit' };
+
+export interface ValidateSessionInput {
+  appId: string;
+  id: string;
+  /** Hash of the presented secret; the activity write happens only when it matches. */
+  tokenHash: string;
+  now: number;
+  /** Write activity only when `lastActiveAt <= activeBefore` (the throttle). */
+  activeBefore: number;
+  /** The idle expiry to write with the activity, as given (liveness takes the earlier of both expiries). */
+  idleExpiresAt: number;
+}
+
+export interface RotateRefreshInput {
+  appId: string;
+  id: string;
+  /** Hash of the presented refresh secret. */
+  presentedHash: string;
+  now: number;
+  graceMs: number;
+  /** Bound on `refresh.retired`; older hashes are forgotten (and then count as unknown). */
+  retiredLimit: number;
+  next: {
+    tokenHash: string;
+    refreshHash: string;
+    /** The successor's secrets sealed to the presented refresh secret (see RefreshState). */
+    successor: string;
+    idleExpiresAt: number;
+  };
+}
+
+/**
+ * - `rotated`: the presented hash was current; the record now holds `next` (returned as stored).
+ * - `grace`: the presented hash is the immediate predecessor and `now < rotatedAt + graceMs`;
+ *   nothing changed; the caller unseals `record.refresh.successor`.
+ * - `reused`: the presented hash is the predecessor after its grace window, or a retired hash;
+ *   the session was deleted in the same atomic step (the record returned is as it was).
+ * - `invalid`: no live session with that id, or a hash the session never had.
+ */
+export type RotateRefreshResult =
+  | { outcome: 'rotated'; record: SessionRecord }
+  | { outcome: 'grace'; record: SessionRecord }
+  | { outcome: 'reused'; record: SessionRecord }
+  | { outcome: 'invalid' };
+
+export interface AuditQuery {
+  subject?: string;
+  /** Inclusive lower bound on `at`. */
+  since?: number;
+  /** Exclusive upper bound on `at`. */
+  until?: number;
+  /** Only entries with `seq > afterSeq` (paging). */
+  afterSeq?: number;
+  limit: number;
+}
+
+export type StatsCounter = 'created' | 'refreshed' | 'revoked' | 'reuseDetected' | 'validationFailed' | 'evicted' | 'expired';
+
+export const STATS_COUNTERS: readonly StatsCounter[] = [
+  'created',
+  'refreshed',
+  'revoked',
+  'reuseDetected',
+  'validationFailed',
+  'evicted',
+  'expired',
+];
+
+export function zeroCounters(): Record<StatsCounter, number> {
+  return Object.fromEntries(STATS_COUNTERS.map((k) => [k, 0])) as Record<StatsCounter, number>;
+}
+
+export interface StoreStats {
+  active: number;
+  byChain: Record<string, number>;
+  byAuthMethod: Record<string, number>;
+  counters: Record<StatsCounter, number>;
+}
+
+/**
+ * Where Latchkey keeps sessions, audit entries and counters. Every store passes the conformance
+ * suite in `@latchkey/core/conformance`.
+ *
+ * Rules every implementation keeps:
+ * - Time is the `now` the engine passes, never the store's own clock: tests run on a frozen clock
+ *   far from the wall clock. A store that expires data by itself (Redis TTL) must set relative TTLs
+ *   (`expiresAt - now`, plus slack) so it never deletes what the engine still considers live.
+ * - A session is live at `now` when `now < idleExpiresAt && now < absoluteExpiresAt`. An expired
+ *   session may linger until cleanup, but listings, limits and rotation never count it as live.
+ * - Records are returned as copies; mutating one changes nothing stored.
+ * - Every method either completes or throws; a thrown error means "could not answer" and the
+ *   engine fails closed. Nothing is half-written.
+ * - Nothing crosses apps: every key is scoped by `appId`.
+ */
+export interface Store {
+  /**
+   * Atomically: count the wallet's live sessions; at the limit either refuse (`reject`) or delete
+   * the oldest (by createdAt, then id) until one slot is free (`evict-oldest`); insert the record.
+   * Concurrent creates never leave more than `limit` live sessions.
+   */
+  createSession(input: CreateSessionInput): Promise<CreateSessionResult>;
+
+  /** The session as stored, live or not (null when absent). One round trip. */
+  getSession(appId: string, id: string): Promise<SessionRecord | null>;
+
+  /**
+   * One round trip. Returns the session as stored, live or expired (null when absent); the engine
+   * judges the hash and expiry. When the session is live at `now`, `tokenHash` matches and
+   * `lastActiveAt <= activeBefore`, it atomically sets `lastActiveAt = now` and `idleExpiresAt` to
+   * the given value first and returns the record after that write. An expired session is never
+   * touched (a touch must not revive it).
+   */
+  validateSession(input: ValidateSessionInput): Promise<SessionRecord | null>;
+
+  /** Atomic refresh rotation; see RotateRefreshResult for the four outcomes. */
+  rotateRefresh(input: RotateRefreshInput): Promise<RotateRefreshResult>;
+
+  /** Replaces the sealed app data of a live session. False when there is none. */
+  setSessionData(appId: string, id: string, data: string | null, now: number): Promise<boolean>;
+
+  /** Deletes one session (and its index entry) atomically; returns what was deleted. */
+  deleteSession(appId: string, id: string): Promise<SessionRecord | null>;
+
+  /** The wallet's live sessions, oldest first. */
+  listWalletSessions(appId: string, subject: string, now: number): Promise<SessionRecord[]>;
+
+  /**
+   * Atomically deletes every session of the wallet (live or expired) except `exceptId`;
+   * returns the deleted live ones.
+   */
+  deleteWalletSessions(appId: string, subject: string, options: { exceptId?: string; now: number }): Promise<SessionRecord[]>;
+
+  /**
+   * Deletes sessions expired at `now` (across all apps), at most `limit` per call, and returns
+   * them. Each deletion removes the session and its index entry together.
+   */
+  cleanupExpired(now: number, limit: number): Promise<SessionRecord[]>;
+
+  /**
+   * Appends drafts to the app's hash chain in order, atomically with respect to every other
+   * append for that app (also from other processes): reads the head, links each draft with
+   * `linkAuditEntries`, writes. Returns the linked entries.
+   */
+  appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]>;
+
+  /** Entries in chain order (ascending seq) that match the query. */
+  queryAudit(appId: string, query: AuditQuery): Promise<AuditEntry[]>;
+
+  /** Adds to the app's counters. Not atomic with the operation counted. */
+  incrementCounters(appId: string, deltas: Partial<Record<StatsCounter, number>>): Promise<void>;
+
+  /** Live sessions by chain and auth method, and the counters. */
+  readStats(appId: string, now: number): Promise<StoreStats>;
+
+  /** Throws when the store cannot answer. */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}

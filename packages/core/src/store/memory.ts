@@ -1,0 +1,224 @@
+import { EMPTY_AUDIT_HEAD, linkAuditEntries } from '../audit/chain.js';
+import type { AuditDraft, AuditEntry } from '../audit/entry.js';
+import { expiresAt, isLive, type SessionRecord } from '../session/record.js';
+import { decideRotation } from '../session/rotation.js';
+import {
+  type AuditQuery,
+  type CreateSessionInput,
+  type CreateSessionResult,
+  type RotateRefreshInput,
+  type RotateRefreshResult,
+  type StatsCounter,
+  type Store,
+  type StoreStats,
+  type ValidateSessionInput,
+  zeroCounters,
+} from './contract.js';
+
+const copy = (r: SessionRecord): SessionRecord => structuredClone(r);
+const byAge = (a: SessionRecord, b: SessionRecord): number => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1);
+
+/**
+ * A Store in this process's memory: for tests and throwaway use. Every method runs to completion
+ * without yielding, which is what makes each one atomic. Nothing survives the process.
+ */
+export class MemoryStore implements Store {
+  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #wallets = new Map<string, Set<string>>();
+  readonly #audit = new Map<string, AuditEntry[]>();
+  readonly #counters = new Map<string, Record<StatsCounter, number>>();
+  #closed = false;
+
+  #check(): void {
+    if (this.#closed) throw new Error('memory store is closed');
+  }
+
+  #walletIds(appId: string, subject: string): Set<string> {
+    const key = `${appId}\u0000${subject}`;
+    let ids = this.#wallets.get(key);
+    if (!ids) {
+      ids = new Set();
+      this.#wallets.set(key, ids);
+    }
+    return ids;
+  }
+
+  #remove(appId: string, id: string): SessionRecord | null {
+    const key = `${appId}\u0000${id}`;
+    const rec = this.#sessions.get(key);
+    if (!rec) return null;
+    this.#sessions.delete(key);
+    this.#walletIds(appId, rec.subject).delete(id);
+    return rec;
+  }
+
+  #walletRecords(appId: string, subject: string): SessionRecord[] {
+    const out: SessionRecord[] = [];
+    for (const id of this.#walletIds(appId, subject)) {
+      const rec = this.#sessions.get(`${appId}\u0000${id}`);
+      if (rec) out.push(rec);
+    }
+    return out.sort(byAge);
+  }
+
+  async createSession(input: CreateSessionInput): Promise<CreateSessionResult> {
+    this.#check();
+    const { record, limit, policy, now } = input;
+    const live = this.#walletRecords(record.appId, record.subject).filter((r) => isLive(r, now));
+    const evicted: SessionRecord[] = [];
+    if (live.length >= limit) {
+      if (policy === 'reject') return { created: false, reason: 'limit' };
+      for (const r of live.slice(0, live.length - limit + 1)) {
+        this.#remove(r.appId, r.id);
+        evicted.push(copy(r));
+      }
+    }
+    this.#sessions.set(`${record.appId}\u0000${record.id}`, copy(record));
+    this.#walletIds(record.appId, record.subject).add(record.id);
+    return { created: true, evicted };
+  }
+
+  async getSession(appId: string, id: string): Promise<SessionRecord | null> {
+    this.#check();
+    const rec = this.#sessions.get(`${appId}\u0000${id}`);
+    return rec ? copy(rec) : null;
+  }
+
+  async validateSession(input: ValidateSessionInput): Promise<SessionRecord | null> {
+    this.#check();
+    const rec = this.#sessions.get(`${input.appId}\u0000${input.id}`);
+    if (!rec) return null;
+    if (isLive(rec, input.now) && rec.tokenHash === input.tokenHash && rec.lastActiveAt <= input.activeBefore) {
+      rec.lastActiveAt = input.now;
+      rec.idleExpiresAt = input.idleExpiresAt;
+    }
+    return copy(rec);
+  }
+
+  async rotateRefresh(input: RotateRefreshInput): Promise<RotateRefreshResult> {
+    this.#check();
+    const rec = this.#sessions.get(`${input.appId}\u0000${input.id}`) ?? null;
+    const { result, next } = decideRotation(rec, input);
+    if (next) this.#sessions.set(`${input.appId}\u0000${input.id}`, copy(next));
+    if (result.outcome === 'reused') this.#remove(input.appId, input.id);
+    return result.outcome === 'invalid' ? result : { outcome: result.outcome, record: copy(result.record) };
+  }
+
+  async setSessionData(appId: string, id: string, data: string | null, now: number): Promise<boolean> {
+    this.#check();
+    const rec = this.#sessions.get(`${appId}\u0000${id}`);
+    if (!rec || !isLive(rec, now)) return false;
+    rec.data = data;
+    return true;
+  }
+
+  async deleteSession(appId: string, id: string): Promise<SessionRecord | null> {
+    this.#check();
+    const rec = this.#remove(appId, id);
+    return rec ? copy(rec) : null;
+  }
+
+  async listWalletSessions(appId: string, subject: string, now: number): Promise<SessionRecord[]> {
+    this.#check();
+    return this.#walletRecords(appId, subject)
+      .filter((r) => isLive(r, now))
+      .map(copy);
+  }
+
+  async deleteWalletSessions(
+    appId: string,
+    subject: string,
+    options: { exceptId?: string; now: number },
+  ): Promise<SessionRecord[]> {
+    this.#check();
+    const out: SessionRecord[] = [];
+    for (const r of this.#walletRecords(appId, subject)) {
+      if (r.id === options.exceptId) continue;
+      this.#remove(appId, r.id);
+      if (isLive(r, options.now)) out.push(copy(r));
+    }
+    return out;
+  }
+
+  async cleanupExpired(now: number, limit: number): Promise<SessionRecord[]> {
+    this.#check();
+    const expired = [...this.#sessions.values()]
+      .filter((r) => !isLive(r, now))
+      .sort((a, b) => expiresAt(a) - expiresAt(b))
+      .slice(0, limit);
+    for (const r of expired) this.#remove(r.appId, r.id);
+    return expired.map(copy);
+  }
+
+  async appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]> {
+    this.#check();
+    const chain = this.#audit.get(appId) ?? [];
+    const last = chain[chain.length - 1];
+    const linked = linkAuditEntries(appId, last ? { seq: last.seq, hash: last.hash } : EMPTY_AUDIT_HEAD, drafts);
+    chain.push(...linked);
+    this.#audit.set(appId, chain);
+    return structuredClone(linked);
+  }
+
+  async queryAudit(appId: string, query: AuditQuery): Promise<AuditEntry[]> {
+    this.#check();
+    const out: AuditEntry[] = [];
+    for (const e of this.#audit.get(appId) ?? []) {
+      if (out.length >= query.limit) break;
+      if (query.afterSeq !== undefined && e.seq <= query.afterSeq) continue;
+      if (query.subject !== undefined && e.subject !== query.subject) continue;
+      if (query.since !== undefined && e.at < query.since) continue;
+      if (query.until !== undefined && e.at >= query.until) continue;
+      out.push(structuredClone(e));
+    }
+    return out;
+  }
+
+  async incrementCounters(appId: string, deltas: Partial<Record<StatsCounter, number>>): Promise<void> {
+    this.#check();
+    const c = this.#counters.get(appId) ?? zeroCounters();
+    for (const [k, v] of Object.entries(deltas) as [StatsCounter, number][]) c[k] += v;
+    this.#counters.set(appId, c);
+  }
+
+  async readStats(appId: string, now: number): Promise<StoreStats> {
+    this.#check();
+    const stats: StoreStats = {
+      active: 0,
+      byChain: {},
+      byAuthMethod: {},
+      counters: { ...(this.#counters.get(appId) ?? zeroCounters()) },
+    };
+    for (const r of this.#sessions.values()) {
+      if (r.appId !== appId || !isLive(r, now)) continue;
+      stats.active += 1;
+      stats.byChain[r.chainType] = (stats.byChain[r.chainType] ?? 0) + 1;
+      stats.byAuthMethod[r.authMethod] = (stats.byAuthMethod[r.authMethod] ?? 0) + 1;
+    }
+    return stats;
+  }
+
+  async ping(): Promise<void> {
+    this.#check();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** Test hook: drop a stored audit entry, to prove `verify` notices. */
+  deleteAuditEntry(appId: string, seq: number): void {
+    const chain = this.#audit.get(appId);
+    if (chain)
+      this.#audit.set(
+        appId,
+        chain.filter((e) => e.seq !== seq),
+      );
+  }
+
+  /** Test hook: overwrite a stored audit entry, to prove `verify` notices. */
+  tamperAuditEntry(appId: string, seq: number, change: (e: AuditEntry) => void): void {
+    const e = this.#audit.get(appId)?.find((x) => x.seq === seq);
+    if (e) change(e);
+  }
+}

@@ -1,0 +1,1 @@
+export { parseAccount, toChecksumAddress, type WalletAccount } from './caip10.js';
