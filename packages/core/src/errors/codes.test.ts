@@ -4,7 +4,7 @@ import { ERROR_CODES, type ErrorCode } from './codes.js';
 import { LatchkeyError } from './error.js';
 
 const docs = readFileSync(new URL('../../../../docs/errors.md', import.meta.url), 'utf8');
-const rows = [...docs.matchAll(/^\| `([A-Z_]+)` \| (\w+) \| (\d{3}) \| ([^|]+) \|/gm)].map((m) => ({
+const rows = [...docs.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\w+)\s*\|\s*(\d{3})\s*\|([^|]+)\|/gm)].map((m) => ({
   code: m[1]!,
   category: m[2]!,
   status: Number(m[3]),
