@@ -109,7 +109,7 @@ export interface StoreStats {
  */
 export interface Store {
   /**
-   * Atomically: count the wallet's live sessions; at the limit either refuse (`reject`) or delete
+   * Atomically: refuse a duplicate id (throw); count the wallet's live sessions; at the limit either refuse (`reject`) or delete
    * the oldest (by createdAt, then id) until one slot is free (`evict-oldest`); insert the record.
    * Concurrent creates never leave more than `limit` live sessions.
    */
@@ -146,15 +146,17 @@ export interface Store {
   deleteWalletSessions(appId: string, subject: string, options: { exceptId?: string; now: number }): Promise<SessionRecord[]>;
 
   /**
-   * Deletes sessions expired at `now` (across all apps), at most `limit` per call, and returns
-   * them. Each deletion removes the session and its index entry together.
+   * Deletes sessions expired at `now` (across all apps), at most `limit` per call, earliest expiry
+   * first (ties by appId, then id), and returns them. Each deletion removes the session and its
+   * index entry together.
    */
   cleanupExpired(now: number, limit: number): Promise<SessionRecord[]>;
 
   /**
    * Appends drafts to the app's hash chain in order, atomically with respect to every other
    * append for that app (also from other processes): reads the head, links each draft with
-   * `linkAuditEntries`, writes. Returns the linked entries.
+   * `linkAuditEntries`, writes. Returns the linked entries. The head is kept apart from the
+   * entries, so deleting the newest entry behind the store's back shows up as a gap.
    */
   appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]>;
 

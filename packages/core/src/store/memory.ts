@@ -1,4 +1,4 @@
-import { EMPTY_AUDIT_HEAD, linkAuditEntries } from '../audit/chain.js';
+import { type AuditHead, EMPTY_AUDIT_HEAD, linkAuditEntries } from '../audit/chain.js';
 import type { AuditDraft, AuditEntry } from '../audit/entry.js';
 import { expiresAt, isLive, type SessionRecord } from '../session/record.js';
 import { decideRotation } from '../session/rotation.js';
@@ -26,6 +26,8 @@ export class MemoryStore implements Store {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #wallets = new Map<string, Set<string>>();
   readonly #audit = new Map<string, AuditEntry[]>();
+  /** Kept apart from the entries so that deleting the newest entry shows up as a gap. */
+  readonly #auditHeads = new Map<string, AuditHead>();
   readonly #counters = new Map<string, Record<StatsCounter, number>>();
   #closed = false;
 
@@ -64,6 +66,7 @@ export class MemoryStore implements Store {
   async createSession(input: CreateSessionInput): Promise<CreateSessionResult> {
     this.#check();
     const { record, limit, policy, now } = input;
+    if (this.#sessions.has(`${record.appId}\u0000${record.id}`)) throw new Error('duplicate session id');
     const live = this.#walletRecords(record.appId, record.subject).filter((r) => isLive(r, now));
     const evicted: SessionRecord[] = [];
     if (live.length >= limit) {
@@ -144,7 +147,7 @@ export class MemoryStore implements Store {
     this.#check();
     const expired = [...this.#sessions.values()]
       .filter((r) => !isLive(r, now))
-      .sort((a, b) => expiresAt(a) - expiresAt(b))
+      .sort((a, b) => expiresAt(a) - expiresAt(b) || (a.appId < b.appId ? -1 : a.appId > b.appId ? 1 : a.id < b.id ? -1 : 1))
       .slice(0, limit);
     for (const r of expired) this.#remove(r.appId, r.id);
     return expired.map(copy);
@@ -153,10 +156,11 @@ export class MemoryStore implements Store {
   async appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]> {
     this.#check();
     const chain = this.#audit.get(appId) ?? [];
-    const last = chain[chain.length - 1];
-    const linked = linkAuditEntries(appId, last ? { seq: last.seq, hash: last.hash } : EMPTY_AUDIT_HEAD, drafts);
+    const linked = linkAuditEntries(appId, this.#auditHeads.get(appId) ?? EMPTY_AUDIT_HEAD, drafts);
     chain.push(...linked);
     this.#audit.set(appId, chain);
+    const last = linked[linked.length - 1];
+    if (last) this.#auditHeads.set(appId, { seq: last.seq, hash: last.hash });
     return structuredClone(linked);
   }
 

@@ -1,0 +1,363 @@
+import { once } from 'node:events';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type AuditDraft, type AuditEntry, isLatchkeyError, type SessionRecord, verifyAuditChain } from '@latchkey/core';
+import { describeStoreConformance, type StoreHarness } from '@latchkey/core/conformance';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore, SCHEMA_VERSION, SqliteStore } from './index.js';
+import { type AuditRow, auditToRow, rowToAudit } from './rows.js';
+
+const tempDirs: string[] = [];
+const opened: SqliteStore[] = [];
+
+function freshPath(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-sqlite-'));
+  tempDirs.push(dir);
+  return path.join(dir, 'latchkey.db');
+}
+
+function track(store: SqliteStore): SqliteStore {
+  opened.push(store);
+  return store;
+}
+
+/** A second, raw connection: what another process (or someone with the file) would see. */
+function withRaw<T>(file: string, work: (db: Database.Database) => T): T {
+  const db = new Database(file, { timeout: 5000 });
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+async function removeTempDirs(): Promise<void> {
+  for (const store of opened.splice(0)) await store.close();
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const harness: StoreHarness<SqliteStore> = {
+  name: 'sqlite',
+  async open() {
+    return track(new SqliteStore({ path: freshPath() }));
+  },
+  async reopen(store) {
+    return track(new SqliteStore({ path: store.path }));
+  },
+  async openUnavailable() {
+    const store = new SqliteStore({ path: freshPath() });
+    await store.close();
+    return store;
+  },
+  async tamperAudit(store, appId, seq, change) {
+    withRaw(store.path, (db) => {
+      const row = db.prepare<[string, number], AuditRow>('SELECT * FROM audit WHERE app_id = ? AND seq = ?').get(appId, seq);
+      if (!row) throw new Error(`no audit entry ${appId}#${seq}`);
+      const entry = rowToAudit(row);
+      change(entry);
+      db.prepare(
+        'UPDATE audit SET app_id = @app_id, seq = @seq, at = @at, type = @type, session_id = @session_id, subject = @subject, ' +
+          'details = @details, prev_hash = @prev_hash, hash = @hash WHERE app_id = @old_app_id AND seq = @old_seq',
+      ).run({ ...auditToRow(entry), old_app_id: appId, old_seq: seq });
+    });
+  },
+  async deleteAudit(store, appId, seq) {
+    withRaw(store.path, (db) => db.prepare('DELETE FROM audit WHERE app_id = ? AND seq = ?').run(appId, seq));
+  },
+  teardown: removeTempDirs,
+};
+
+describeStoreConformance(harness);
+
+const T0 = Date.UTC(2026, 0, 1);
+const HOUR = 3_600_000;
+
+function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: '0123456789abcdef0123456789abcdef',
+    appId: 'app',
+    subject: 'eip155:1:0x52908400098527886E0F7030069857D2E4169EE7',
+    chainType: 'eip155',
+    userId: null,
+    authMethod: 'siwe',
+    scope: 'read-write',
+    roles: ['member'],
+    device: { userAgent: 'test' },
+    createdAt: T0,
+    lastActiveAt: T0,
+    idleExpiresAt: T0 + HOUR,
+    absoluteExpiresAt: T0 + 24 * HOUR,
+    tokenHash: 'token-hash',
+    refresh: { hash: 'refresh-hash', generation: 0, previousHash: null, rotatedAt: null, successor: null, retired: [] },
+    data: null,
+    ...overrides,
+  };
+}
+
+const draft = (n: number): AuditDraft => ({
+  at: T0 + n,
+  type: 'session_created',
+  sessionId: null,
+  subject: null,
+  details: { n },
+});
+
+describe('SqliteStore on a real file', () => {
+  afterAll(removeTempDirs);
+
+  it('creates the file with its schema, WAL mode and schema version', () => {
+    const file = freshPath();
+    track(openSqliteStore({ path: file }));
+    expect(fs.existsSync(file)).toBe(true);
+    withRaw(file, (db) => {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
+      expect(tables).toEqual(['audit', 'audit_heads', 'counters', 'sessions']);
+      const indexes = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+        .pluck()
+        .all();
+      expect(indexes).toEqual(['audit_by_subject', 'sessions_by_expiry', 'sessions_by_wallet']);
+    });
+  });
+
+  it('survives a restart: close, open the path again, validate the same session', async () => {
+    const file = freshPath();
+    const first = new SqliteStore({ path: file });
+    await first.createSession({ record: session(), limit: 5, policy: 'reject', now: T0 });
+    await first.appendAudit('app', [draft(1), draft(2)]);
+    await first.incrementCounters('app', { created: 1 });
+    await first.close();
+
+    const second = track(new SqliteStore({ path: file }));
+    const validated = await second.validateSession({
+      appId: 'app',
+      id: session().id,
+      tokenHash: 'token-hash',
+      now: T0 + 1000,
+      activeBefore: T0 + 1000,
+      idleExpiresAt: T0 + 1000 + HOUR,
+    });
+    expect(validated).toEqual(session({ lastActiveAt: T0 + 1000, idleExpiresAt: T0 + 1000 + HOUR }));
+    const [third] = await second.appendAudit('app', [draft(3)]);
+    expect(third?.seq).toBe(3);
+    expect((await second.readStats('app', T0)).counters.created).toBe(1);
+  });
+
+  it('opens a file that already holds the current schema without touching its data', async () => {
+    const file = freshPath();
+    const first = new SqliteStore({ path: file });
+    await first.createSession({ record: session(), limit: 5, policy: 'reject', now: T0 });
+    const second = track(new SqliteStore({ path: file }));
+    expect(await second.getSession('app', session().id)).toEqual(session());
+    await first.close();
+  });
+
+  it('refuses a file written by a newer schema version', () => {
+    const file = freshPath();
+    withRaw(file, (db) => db.pragma(`user_version = ${SCHEMA_VERSION + 1}`));
+    expect(() => new SqliteStore({ path: file })).toThrow(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }));
+  });
+
+  it('throws STORE_UNAVAILABLE when the file cannot be opened', () => {
+    const missingDir = path.join(path.dirname(freshPath()), 'missing', 'latchkey.db');
+    expect(() => new SqliteStore({ path: missingDir })).toThrow(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }));
+    const notADatabase = freshPath();
+    fs.writeFileSync(notADatabase, 'this is not a database, it is a text file that is long enough to have a header');
+    expect(() => new SqliteStore({ path: notADatabase })).toThrow(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }));
+  });
+
+  it('rejects bad options at construction with CONFIG_INVALID', () => {
+    for (const options of [
+      { path: '' },
+      { path: ':memory:' },
+      { path: freshPath(), busyTimeoutMs: -1 },
+      { path: freshPath(), busyTimeoutMs: 1.5 },
+    ]) {
+      expect(() => new SqliteStore(options)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    }
+  });
+
+  it('throws from every method once closed, and close() may be called twice', async () => {
+    const store = new SqliteStore({ path: freshPath() });
+    await store.close();
+    await store.close();
+    const calls: (() => Promise<unknown>)[] = [
+      () => store.createSession({ record: session(), limit: 5, policy: 'reject', now: T0 }),
+      () => store.getSession('app', 'x'),
+      () => store.validateSession({ appId: 'app', id: 'x', tokenHash: 'h', now: T0, activeBefore: T0, idleExpiresAt: T0 }),
+      () =>
+        store.rotateRefresh({
+          appId: 'app',
+          id: 'x',
+          presentedHash: 'h',
+          now: T0,
+          graceMs: 0,
+          retiredLimit: 1,
+          next: { tokenHash: 't', refreshHash: 'r', successor: 's', idleExpiresAt: T0 },
+        }),
+      () => store.setSessionData('app', 'x', null, T0),
+      () => store.deleteSession('app', 'x'),
+      () => store.listWalletSessions('app', 's', T0),
+      () => store.deleteWalletSessions('app', 's', { now: T0 }),
+      () => store.cleanupExpired(T0, 10),
+      () => store.appendAudit('app', []),
+      () => store.queryAudit('app', { limit: 10 }),
+      () => store.incrementCounters('app', {}),
+      () => store.readStats('app', T0),
+      () => store.ping(),
+    ];
+    for (const call of calls) {
+      const error = await call().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
+    }
+  });
+
+  it('keeps the audit head apart, so deleting the newest entry leaves a visible gap', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const [, second] = await store.appendAudit('app', [draft(1), draft(2)]);
+    await harness.deleteAudit(store, 'app', 2);
+    const [third] = await store.appendAudit('app', [draft(3)]);
+    expect(third).toMatchObject({ seq: 3, prevHash: (second as AuditEntry).hash });
+    expect((await store.queryAudit('app', { limit: 10 })).map((e) => e.seq)).toEqual([1, 3]);
+  });
+
+  it('cleanupExpired deletes across apps, soonest expiry first, within the limit', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const ids = ['a', 'b', 'c', 'd'].map((c) => c.repeat(32));
+    await store.createSession({
+      record: session({ id: ids[0], appId: 'one', idleExpiresAt: T0 + 30 }),
+      limit: 9,
+      policy: 'reject',
+      now: T0,
+    });
+    await store.createSession({
+      record: session({ id: ids[1], appId: 'two', absoluteExpiresAt: T0 + 10 }),
+      limit: 9,
+      policy: 'reject',
+      now: T0,
+    });
+    await store.createSession({
+      record: session({ id: ids[2], appId: 'one', idleExpiresAt: T0 + 20 }),
+      limit: 9,
+      policy: 'reject',
+      now: T0,
+    });
+    await store.createSession({ record: session({ id: ids[3], appId: 'two' }), limit: 9, policy: 'reject', now: T0 });
+    expect((await store.cleanupExpired(T0 + 30, 2)).map((r) => r.id)).toEqual([ids[1], ids[2]]);
+    expect((await store.cleanupExpired(T0 + 30, 2)).map((r) => r.id)).toEqual([ids[0]]);
+    expect(await store.cleanupExpired(T0 + 30, 2)).toEqual([]);
+    expect(await store.getSession('two', ids[3]!)).not.toBeNull();
+  });
+
+  it('a write waits for another connection holding the write lock instead of failing', async () => {
+    const file = freshPath();
+    const store = track(new SqliteStore({ path: file, busyTimeoutMs: 5000 }));
+    const holdMs = 300;
+    const holder = await holdWriteLock(file, holdMs);
+    const started = Date.now();
+    const [entry] = await store.appendAudit('app', [draft(1)]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(holdMs - 50);
+    expect(entry?.seq).toBe(1);
+    expect(await holder.done).toBe('committed');
+  });
+
+  it('with busyTimeoutMs 0 a contended write fails closed with STORE_UNAVAILABLE', async () => {
+    const file = freshPath();
+    const store = track(new SqliteStore({ path: file, busyTimeoutMs: 0 }));
+    const holder = await holdWriteLock(file, 300);
+    await expect(store.appendAudit('app', [draft(1)])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await holder.done;
+    expect(await store.queryAudit('app', { limit: 10 })).toEqual([]);
+  });
+
+  it('holds the limit and the audit chain with four connections writing at once from four threads', async () => {
+    const file = freshPath();
+    track(new SqliteStore({ path: file }));
+    const module = pathToFileURL(path.resolve(import.meta.dirname, '../dist/index.js')).href;
+    if (!fs.existsSync(new URL(module))) throw new Error('build @latchkey/sqlite first (npm run build): the workers load dist/');
+    const workers = Array.from({ length: 4 }, (_, worker) => concurrentWriter({ module, file, worker, count: 30 }));
+    expect(await Promise.all(workers)).toEqual(['done', 'done', 'done', 'done']);
+
+    const store = track(new SqliteStore({ path: file }));
+    expect(await store.listWalletSessions('app', session().subject, T0)).toHaveLength(5);
+    const entries = await store.queryAudit('app', { limit: 1000 });
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    const verified = await verifyAuditChain((afterSeq) => store.queryAudit('app', { afterSeq, limit: 50 }));
+    expect(verified).toMatchObject({ valid: true, entries: 120 });
+  });
+});
+
+/**
+ * Another thread (standing in for another process) takes the write lock and keeps it for
+ * `holdMs`. A worker is needed because better-sqlite3 blocks its own thread while it waits.
+ */
+async function holdWriteLock(file: string, holdMs: number): Promise<{ done: Promise<string> }> {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const Database = require(workerData.driver);
+    const db = new Database(workerData.file);
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare("INSERT INTO counters (app_id, name, value) VALUES ('holder', 'created', 1)").run();
+    parentPort.postMessage('locked');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.holdMs);
+    db.exec('COMMIT');
+    db.close();
+    parentPort.postMessage('committed');
+    `,
+    { eval: true, workerData: { driver, file, holdMs } },
+  );
+  // Each message is its own task, so listening again right after the first cannot miss the second.
+  await once(worker, 'message');
+  const done = once(worker, 'message')
+    .then(([message]) => String(message))
+    .finally(() => worker.terminate());
+  return { done };
+}
+
+/** One thread with its own SqliteStore (loaded from dist/) creating sessions for one wallet and auditing each. */
+async function concurrentWriter(workerData: { module: string; file: string; worker: number; count: number }): Promise<string> {
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      const { SqliteStore } = await import(workerData.module);
+      const store = new SqliteStore({ path: workerData.file });
+      const T0 = Date.UTC(2026, 0, 1);
+      for (let i = 0; i < workerData.count; i += 1) {
+        const id = 'w' + workerData.worker + '-' + i;
+        const record = {
+          id, appId: 'app', subject: 'eip155:1:0x52908400098527886E0F7030069857D2E4169EE7', chainType: 'eip155',
+          userId: null, authMethod: 'siwe', scope: 'read-write', roles: [], device: {},
+          createdAt: T0 + i, lastActiveAt: T0, idleExpiresAt: T0 + 3600000, absoluteExpiresAt: T0 + 7200000,
+          tokenHash: 'th-' + id,
+          refresh: { hash: 'rh-' + id, generation: 0, previousHash: null, rotatedAt: null, successor: null, retired: [] },
+          data: null,
+        };
+        await store.createSession({ record, limit: 5, policy: 'evict-oldest', now: T0 });
+        await store.appendAudit('app', [{ at: T0 + i, type: 'session_created', sessionId: id, subject: record.subject, details: { i } }]);
+      }
+      await store.close();
+      parentPort.postMessage('done');
+    })().catch((error) => parentPort.postMessage(String(error && error.stack)));
+    `,
+    { eval: true, workerData },
+  );
+  try {
+    const [message] = await once(worker, 'message');
+    return String(message);
+  } finally {
+    await worker.terminate();
+  }
+}

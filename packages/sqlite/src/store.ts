@@ -1,0 +1,410 @@
+import {
+  type AuditDraft,
+  type AuditEntry,
+  type AuditQuery,
+  type CreateSessionResult,
+  decideRotation,
+  EMPTY_AUDIT_HEAD,
+  isLive,
+  LatchkeyError,
+  linkAuditEntries,
+  type RotateRefreshInput,
+  type RotateRefreshResult,
+  type SessionRecord,
+  STATS_COUNTERS,
+  type StatsCounter,
+  type Store,
+  type StoreCreateSessionInput,
+  type StoreStats,
+  type ValidateSessionInput,
+  zeroCounters,
+} from '@latchkey/core';
+import Database from 'better-sqlite3';
+import {
+  AUDIT_COLUMNS,
+  type AuditRow,
+  auditToRow,
+  rowToAudit,
+  rowToSession,
+  SESSION_COLUMNS,
+  type SessionRow,
+  sessionToRow,
+} from './rows.js';
+import { migrate } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * Path of the database file. Created, with its schema, when absent; its directory must exist.
+   * Several processes may open the same file: WAL lets readers run beside one writer, and writers
+   * wait for each other (see `busyTimeoutMs`).
+   */
+  path: string;
+  /** How long a statement waits for another connection's write lock before it fails, in milliseconds. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+interface ResolvedOptions {
+  readonly path: string;
+  readonly busyTimeoutMs: number;
+}
+
+function resolveOptions(options: SqliteStoreOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new LatchkeyError('CONFIG_INVALID', { message: 'SqliteStore options must be an object.' });
+  }
+  const { path, busyTimeoutMs = 5000 } = options;
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new LatchkeyError('CONFIG_INVALID', { field: 'path', message: 'path must be a non-empty string.' });
+  }
+  if (path === ':memory:' || path.startsWith('file:')) {
+    // A private in-memory database cannot be shared with a second connection or survive a
+    // restart, which is what this store promises; MemoryStore is the in-memory store.
+    throw new LatchkeyError('CONFIG_INVALID', { field: 'path', message: 'path must name a file; use MemoryStore for memory.' });
+  }
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new LatchkeyError('CONFIG_INVALID', {
+      field: 'busyTimeoutMs',
+      message: 'busyTimeoutMs must be a non-negative integer.',
+    });
+  }
+  return Object.freeze({ path, busyTimeoutMs });
+}
+
+type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+const LIVE = 'expires_at > ?';
+
+/**
+ * The Latchkey `Store` on one SQLite file (better-sqlite3, WAL). The embedded default: no other
+ * service, and several processes may share the file.
+ *
+ * Every method that reads and then writes runs in one `BEGIN IMMEDIATE` transaction, so it holds
+ * the file's write lock from its first read and no other connection (in this process or another)
+ * can interleave. Single-statement methods rely on SQLite's statement atomicity. Methods are
+ * `async` to fit the contract but do their work synchronously, without yielding.
+ *
+ * Every failure, including use after `close()`, throws a `LatchkeyError` with code
+ * `STORE_UNAVAILABLE` (the SQLite error is its `cause`), so the engine fails closed.
+ *
+ * @example
+ * ```ts
+ * const store = new SqliteStore({ path: './latchkey.db' });
+ * await store.ping();
+ * ```
+ */
+export class SqliteStore implements Store {
+  readonly #options: ResolvedOptions;
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  readonly #auditQueries = new Map<string, Statement<unknown[], AuditRow>>();
+  readonly #tx: Transactions;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#options = resolveOptions(options);
+    let db: Database.Database | undefined;
+    try {
+      // `timeout` is SQLite's busy_timeout: set before anything else so even the WAL switch and the
+      // schema migration wait for another process instead of failing.
+      db = new Database(this.#options.path, { timeout: this.#options.busyTimeoutMs });
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`SQLite refused WAL mode (journal_mode is ${String(mode)})`);
+      // In WAL, NORMAL loses at most the last commits on power loss, never on a process crash,
+      // and never corrupts the file.
+      db.pragma('synchronous = NORMAL');
+      migrate(db);
+      this.#db = db;
+      this.#sql = prepareStatements(db);
+      this.#tx = createTransactions(db, this.#sql);
+    } catch (cause) {
+      db?.close();
+      throw new LatchkeyError('STORE_UNAVAILABLE', {
+        message: `Could not open the SQLite store at ${this.#options.path}.`,
+        cause,
+      });
+    }
+  }
+
+  /** The database file, so a second store (or another process) can open the same data. */
+  get path(): string {
+    return this.#options.path;
+  }
+
+  /** Runs `work` on the open database; anything that goes wrong becomes STORE_UNAVAILABLE. */
+  #run<T>(work: () => T): T {
+    if (this.#closed) throw new LatchkeyError('STORE_UNAVAILABLE', { message: 'The SQLite store is closed.' });
+    try {
+      return work();
+    } catch (cause) {
+      if (cause instanceof LatchkeyError) throw cause;
+      throw new LatchkeyError('STORE_UNAVAILABLE', { cause });
+    }
+  }
+
+  async createSession(input: StoreCreateSessionInput): Promise<CreateSessionResult> {
+    return this.#run(() => this.#tx.createSession.immediate(input));
+  }
+
+  async getSession(appId: string, id: string): Promise<SessionRecord | null> {
+    return this.#run(() => {
+      const row = this.#sql.getSession.get(appId, id);
+      return row ? rowToSession(row) : null;
+    });
+  }
+
+  /**
+   * The common case (a throttled validation) is one read and takes no lock. The activity write is a
+   * compare-and-set UPDATE that repeats every condition (live, hash, throttle), so it lands only on
+   * the state it was decided on and never revives an expired row; if another connection changed the
+   * row in between, the row is read once more and returned as it now stands, which is what a
+   * validation arriving just after that change would see.
+   */
+  async validateSession(input: ValidateSessionInput): Promise<SessionRecord | null> {
+    return this.#run(() => {
+      const { appId, id, tokenHash, now, activeBefore, idleExpiresAt } = input;
+      const row = this.#sql.getSession.get(appId, id);
+      if (!row) return null;
+      const record = rowToSession(row);
+      if (!isLive(record, now) || record.tokenHash !== tokenHash || record.lastActiveAt > activeBefore) return record;
+      const written = this.#sql.touchSession.get(now, idleExpiresAt, appId, id, tokenHash, activeBefore, now);
+      if (written) return rowToSession(written);
+      const current = this.#sql.getSession.get(appId, id);
+      return current ? rowToSession(current) : null;
+    });
+  }
+
+  async rotateRefresh(input: RotateRefreshInput): Promise<RotateRefreshResult> {
+    return this.#run(() => this.#tx.rotateRefresh.immediate(input));
+  }
+
+  async setSessionData(appId: string, id: string, data: string | null, now: number): Promise<boolean> {
+    return this.#run(() => this.#sql.setData.run(data, appId, id, now).changes > 0);
+  }
+
+  async deleteSession(appId: string, id: string): Promise<SessionRecord | null> {
+    return this.#run(() => {
+      const row = this.#sql.deleteSessionReturning.get(appId, id);
+      return row ? rowToSession(row) : null;
+    });
+  }
+
+  async listWalletSessions(appId: string, subject: string, now: number): Promise<SessionRecord[]> {
+    return this.#run(() => this.#sql.liveWallet.all(appId, subject, now).map(rowToSession));
+  }
+
+  /** One DELETE statement, so atomic on its own; RETURNING has no order, hence the sort. */
+  async deleteWalletSessions(
+    appId: string,
+    subject: string,
+    options: { exceptId?: string; now: number },
+  ): Promise<SessionRecord[]> {
+    return this.#run(() =>
+      this.#sql.deleteWallet
+        .all(appId, subject, options.exceptId ?? null)
+        .map(rowToSession)
+        .filter((r) => isLive(r, options.now))
+        .sort(byAge),
+    );
+  }
+
+  async cleanupExpired(now: number, limit: number): Promise<SessionRecord[]> {
+    // Rounded as MemoryStore's `slice(0, limit)` rounds it.
+    return this.#run(() => (limit >= 1 ? this.#tx.cleanupExpired.immediate(now, sqlLimit(Math.floor(limit))) : []));
+  }
+
+  async appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]> {
+    return this.#run(() => this.#tx.appendAudit.immediate(appId, drafts));
+  }
+
+  async queryAudit(appId: string, query: AuditQuery): Promise<AuditEntry[]> {
+    return this.#run(() => {
+      // Rounded as MemoryStore's `out.length >= limit` loop rounds it.
+      const limit = Math.ceil(query.limit);
+      if (!(limit > 0)) return [];
+      const { sql, params } = auditQuerySql(appId, query, sqlLimit(limit));
+      let stmt = this.#auditQueries.get(sql);
+      if (!stmt) {
+        stmt = this.#db.prepare<unknown[], AuditRow>(sql);
+        this.#auditQueries.set(sql, stmt);
+      }
+      return stmt.all(...params).map(rowToAudit);
+    });
+  }
+
+  async incrementCounters(appId: string, deltas: Partial<Record<StatsCounter, number>>): Promise<void> {
+    const entries = Object.entries(deltas).filter((e): e is [string, number] => e[1] !== undefined);
+    this.#run(() => {
+      if (entries.length > 0) this.#tx.incrementCounters.immediate(appId, entries);
+    });
+  }
+
+  async readStats(appId: string, now: number): Promise<StoreStats> {
+    return this.#run(() => this.#tx.readStats.deferred(appId, now));
+  }
+
+  async ping(): Promise<void> {
+    this.#run(() => this.#sql.ping.get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+/** SQLite's LIMIT takes an integer, and -1 for none; callers may pass Infinity for "all". */
+const sqlLimit = (n: number): number => (Number.isFinite(n) ? n : -1);
+
+const byAge = (a: SessionRecord, b: SessionRecord): number => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1);
+
+type Statements = ReturnType<typeof prepareStatements>;
+type Transactions = ReturnType<typeof createTransactions>;
+
+/** Built once per connection; callers pick `.immediate` for writes so the write lock is held from the first read. */
+function createTransactions(db: Database.Database, sql: Statements) {
+  const createSession = db.transaction((input: StoreCreateSessionInput): CreateSessionResult => {
+    const { record, limit, policy, now } = input;
+    const live = sql.countLiveWallet.get(record.appId, record.subject, now)!;
+    const evicted: SessionRecord[] = [];
+    if (live >= limit) {
+      if (policy === 'reject') return { created: false, reason: 'limit' };
+      for (const row of sql.oldestLiveWallet.all(record.appId, record.subject, now, live - limit + 1)) {
+        sql.deleteSession.run(row.app_id, row.id);
+        evicted.push(rowToSession(row));
+      }
+    }
+    sql.insertSession.run(sessionToRow(record));
+    return { created: true, evicted };
+  });
+
+  const rotateRefresh = db.transaction((input: RotateRefreshInput): RotateRefreshResult => {
+    const row = sql.getSession.get(input.appId, input.id);
+    const { result, next } = decideRotation(row ? rowToSession(row) : null, input);
+    if (next) sql.updateSession.run(sessionToRow(next));
+    if (result.outcome === 'reused') sql.deleteSession.run(input.appId, input.id);
+    return result;
+  });
+
+  const cleanupExpired = db.transaction((now: number, limit: number): SessionRecord[] => {
+    const rows = sql.oldestExpired.all(now, limit);
+    for (const row of rows) sql.deleteSession.run(row.app_id, row.id);
+    return rows.map(rowToSession);
+  });
+
+  const appendAudit = db.transaction((appId: string, drafts: AuditDraft[]): AuditEntry[] => {
+    const head = sql.auditHead.get(appId) ?? EMPTY_AUDIT_HEAD;
+    const linked = linkAuditEntries(appId, head, drafts);
+    for (const entry of linked) sql.insertAudit.run(auditToRow(entry));
+    const last = linked[linked.length - 1];
+    if (last) sql.setAuditHead.run(appId, last.seq, last.hash);
+    return linked;
+  });
+
+  const incrementCounters = db.transaction((appId: string, deltas: [string, number][]): void => {
+    for (const [name, delta] of deltas) sql.addCounter.run(appId, name, delta);
+  });
+
+  // Deferred: a read snapshot, so the live counts and the counters come from one moment.
+  const readStats = db.transaction((appId: string, now: number): StoreStats => {
+    const counters = zeroCounters();
+    for (const { name, value } of sql.readCounters.all(appId)) {
+      if ((STATS_COUNTERS as readonly string[]).includes(name)) counters[name as StatsCounter] = value;
+    }
+    const stats: StoreStats = { active: 0, byChain: {}, byAuthMethod: {}, counters };
+    for (const { chain_type, auth_method, n } of sql.liveGroups.all(appId, now)) {
+      stats.active += n;
+      stats.byChain[chain_type] = (stats.byChain[chain_type] ?? 0) + n;
+      stats.byAuthMethod[auth_method] = (stats.byAuthMethod[auth_method] ?? 0) + n;
+    }
+    return stats;
+  });
+
+  return { createSession, rotateRefresh, cleanupExpired, appendAudit, incrementCounters, readStats };
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    // Reads the file (not just the connection), so a file that has become unreadable fails the ping.
+    ping: db.prepare<[], unknown>('SELECT 1 FROM sqlite_schema LIMIT 1'),
+    getSession: db.prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE app_id = ? AND id = ?`),
+    insertSession: db.prepare<[SessionRow]>(
+      `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (@app_id, @id, @subject, @chain_type, @user_id, @auth_method, @scope, ` +
+        '@roles, @device, @created_at, @last_active_at, @idle_expires_at, @absolute_expires_at, @token_hash, @refresh, @data)',
+    ),
+    // Every column, so the store keeps whatever decideRotation decides without knowing which fields it touches.
+    updateSession: db.prepare<[SessionRow]>(
+      'UPDATE sessions SET subject = @subject, chain_type = @chain_type, user_id = @user_id, auth_method = @auth_method, ' +
+        'scope = @scope, roles = @roles, device = @device, created_at = @created_at, last_active_at = @last_active_at, ' +
+        'idle_expires_at = @idle_expires_at, absolute_expires_at = @absolute_expires_at, token_hash = @token_hash, ' +
+        'refresh = @refresh, data = @data WHERE app_id = @app_id AND id = @id',
+    ),
+    touchSession: db.prepare<[number, number, string, string, string, number, number], SessionRow>(
+      'UPDATE sessions SET last_active_at = ?, idle_expires_at = ? ' +
+        `WHERE app_id = ? AND id = ? AND token_hash = ? AND last_active_at <= ? AND ${LIVE} RETURNING ${SESSION_COLUMNS}`,
+    ),
+    setData: db.prepare<[string | null, string, string, number]>(
+      `UPDATE sessions SET data = ? WHERE app_id = ? AND id = ? AND ${LIVE}`,
+    ),
+    deleteSession: db.prepare<[string, string]>('DELETE FROM sessions WHERE app_id = ? AND id = ?'),
+    deleteSessionReturning: db.prepare<[string, string], SessionRow>(
+      `DELETE FROM sessions WHERE app_id = ? AND id = ? RETURNING ${SESSION_COLUMNS}`,
+    ),
+    countLiveWallet: db
+      .prepare<[string, string, number], number>(`SELECT count(*) FROM sessions WHERE app_id = ? AND subject = ? AND ${LIVE}`)
+      .pluck(),
+    liveWallet: db.prepare<[string, string, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE app_id = ? AND subject = ? AND ${LIVE} ORDER BY created_at, id`,
+    ),
+    oldestLiveWallet: db.prepare<[string, string, number, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE app_id = ? AND subject = ? AND ${LIVE} ORDER BY created_at, id LIMIT ?`,
+    ),
+    deleteWallet: db.prepare<[string, string, string | null], SessionRow>(
+      `DELETE FROM sessions WHERE app_id = ? AND subject = ? AND id IS NOT ? RETURNING ${SESSION_COLUMNS}`,
+    ),
+    oldestExpired: db.prepare<[number, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE expires_at <= ? ORDER BY expires_at, app_id, id LIMIT ?`,
+    ),
+    liveGroups: db.prepare<[string, number], { chain_type: string; auth_method: string; n: number }>(
+      `SELECT chain_type, auth_method, count(*) AS n FROM sessions WHERE app_id = ? AND ${LIVE} GROUP BY chain_type, auth_method`,
+    ),
+    auditHead: db.prepare<[string], { seq: number; hash: string }>('SELECT seq, hash FROM audit_heads WHERE app_id = ?'),
+    setAuditHead: db.prepare<[string, number, string]>(
+      'INSERT INTO audit_heads (app_id, seq, hash) VALUES (?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
+    ),
+    insertAudit: db.prepare<[AuditRow]>(
+      `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (@app_id, @seq, @at, @type, @session_id, @subject, @details, @prev_hash, @hash)`,
+    ),
+    addCounter: db.prepare<[string, string, number]>(
+      'INSERT INTO counters (app_id, name, value) VALUES (?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET value = value + excluded.value',
+    ),
+    readCounters: db.prepare<[string], { name: string; value: number }>('SELECT name, value FROM counters WHERE app_id = ?'),
+  };
+}
+
+/**
+ * The SQL for one combination of filters. Only present filters appear, so each combination is a
+ * fixed string that can be prepared once and cached, and the planner sees plain comparisons.
+ */
+function auditQuerySql(appId: string, query: AuditQuery, limit: number): { sql: string; params: unknown[] } {
+  const where = ['app_id = ?'];
+  const params: unknown[] = [appId];
+  if (query.subject !== undefined) {
+    where.push('subject = ?');
+    params.push(query.subject);
+  }
+  if (query.since !== undefined) {
+    where.push('at >= ?');
+    params.push(query.since);
+  }
+  if (query.until !== undefined) {
+    where.push('at < ?');
+    params.push(query.until);
+  }
+  if (query.afterSeq !== undefined) {
+    where.push('seq > ?');
+    params.push(query.afterSeq);
+  }
+  params.push(limit);
+  return { sql: `SELECT ${AUDIT_COLUMNS} FROM audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`, params };
+}
