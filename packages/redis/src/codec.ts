@@ -1,0 +1,130 @@
+import type { ChainType, DeviceInfo, SessionRecord, SessionScope } from '@latchkey/core';
+
+/** The slow-changing part of a session, kept as one JSON field (`m`). */
+interface SessionMeta {
+  id: string;
+  appId: string;
+  chainType: ChainType;
+  userId: string | null;
+  authMethod: string;
+  scope: SessionScope;
+  roles: string[];
+  device: DeviceInfo;
+}
+
+export class MalformedReplyError extends Error {
+  constructor(what: string) {
+    super(`RedisStore: unexpected reply from Redis (${what})`);
+    this.name = 'MalformedReplyError';
+  }
+}
+
+export function asArray(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new MalformedReplyError(what);
+  return value;
+}
+
+export function asString(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new MalformedReplyError(what);
+  return value;
+}
+
+function ms(value: number, field: string): string {
+  if (!Number.isFinite(value)) throw new TypeError(`RedisStore: session ${field} must be a finite number`);
+  return String(value);
+}
+
+/** The field/value pairs of a session's hash. Null values are absent fields. */
+export function encodeSession(r: SessionRecord): string[] {
+  const meta: SessionMeta = {
+    id: r.id,
+    appId: r.appId,
+    chainType: r.chainType,
+    userId: r.userId,
+    authMethod: r.authMethod,
+    scope: r.scope,
+    roles: r.roles,
+    device: r.device,
+  };
+  const fields = [
+    't',
+    r.tokenHash,
+    'la',
+    ms(r.lastActiveAt, 'lastActiveAt'),
+    'ie',
+    ms(r.idleExpiresAt, 'idleExpiresAt'),
+    'ae',
+    ms(r.absoluteExpiresAt, 'absoluteExpiresAt'),
+    'ca',
+    ms(r.createdAt, 'createdAt'),
+    'rh',
+    r.refresh.hash,
+    'rt',
+    JSON.stringify(r.refresh.retired),
+    'sub',
+    r.subject,
+    'm',
+    JSON.stringify(meta),
+  ];
+  // HINCRBY advances the generation inside the rotation script, so it must be an integer.
+  if (!Number.isSafeInteger(r.refresh.generation)) throw new TypeError('RedisStore: refresh.generation must be an integer');
+  fields.push('rg', String(r.refresh.generation));
+  if (r.refresh.previousHash !== null) fields.push('rp', r.refresh.previousHash);
+  if (r.refresh.rotatedAt !== null) fields.push('rr', ms(r.refresh.rotatedAt, 'refresh.rotatedAt'));
+  if (r.refresh.successor !== null) fields.push('rs', r.refresh.successor);
+  if (r.data !== null) fields.push('d', r.data);
+  return fields;
+}
+
+/** A session from an HGETALL reply: flat `[field, value, …]` from a script, or ioredis's object. */
+export function decodeSession(reply: unknown): SessionRecord {
+  const h = new Map<string, string>();
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) h.set(asString(reply[i], 'field'), asString(reply[i + 1], 'value'));
+  } else if (typeof reply === 'object' && reply !== null) {
+    for (const [field, value] of Object.entries(reply)) h.set(field, asString(value, 'value'));
+  } else {
+    throw new MalformedReplyError('session hash');
+  }
+  const text = (field: string): string => {
+    const v = h.get(field);
+    if (v === undefined) throw new MalformedReplyError(`session hash without ${field}`);
+    return v;
+  };
+  const num = (field: string): number => Number(text(field));
+  const optional = (field: string): string | null => h.get(field) ?? null;
+  const meta = JSON.parse(text('m')) as SessionMeta;
+  const retired: unknown = JSON.parse(text('rt'));
+  if (!Array.isArray(retired) || !retired.every((x) => typeof x === 'string')) throw new MalformedReplyError('retired list');
+  const rotatedAt = optional('rr');
+  return {
+    id: meta.id,
+    appId: meta.appId,
+    subject: text('sub'),
+    chainType: meta.chainType,
+    userId: meta.userId,
+    authMethod: meta.authMethod,
+    scope: meta.scope,
+    roles: meta.roles,
+    device: meta.device,
+    createdAt: num('ca'),
+    lastActiveAt: num('la'),
+    idleExpiresAt: num('ie'),
+    absoluteExpiresAt: num('ae'),
+    tokenHash: text('t'),
+    refresh: {
+      hash: text('rh'),
+      generation: num('rg'),
+      previousHash: optional('rp'),
+      rotatedAt: rotatedAt === null ? null : Number(rotatedAt),
+      successor: optional('rs'),
+      retired: retired as string[],
+    },
+    data: optional('d'),
+  };
+}
+
+/** A script's session reply, where nil means "no session". */
+export function decodeOptionalSession(reply: unknown): SessionRecord | null {
+  return reply === null ? null : decodeSession(reply);
+}

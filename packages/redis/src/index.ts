@@ -1,0 +1,2 @@
+export type { RedisStoreOptions } from './options.js';
+export { RedisStore } from './store.js';

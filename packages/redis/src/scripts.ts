@@ -1,0 +1,320 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * The Lua scripts behind every multi-key operation. Each runs atomically on the node that owns
+ * its keys: Redis runs one script at a time, so nothing else observes or interleaves with its
+ * writes. Every key a script touches arrives in KEYS (never built in Lua), so Cluster routes and
+ * checks them, and a script's keys always share one hash tag.
+ *
+ * Session hash fields: t tokenHash, la lastActiveAt, ie idleExpiresAt, ae absoluteExpiresAt,
+ * ca createdAt, rh refresh hash, rp previous hash, rr rotatedAt, rg generation, rs successor,
+ * rt retired (JSON array of strings), d data, sub subject, m the rest as JSON. An absent field is
+ * null. Numbers are written only from strings computed in Node (or by HINCRBY), never formatted
+ * by Lua, whose `tostring` keeps 14 significant digits; Lua parses them only to compare.
+ */
+
+/** A script run with EVALSHA, falling back to EVAL when the node has not cached it (NOSCRIPT). */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis | Cluster, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const IS_LIVE = `
+local function is_live(ie, ae, now)
+  return now < tonumber(ie) and now < tonumber(ae)
+end
+`;
+
+/**
+ * Wallet snapshot scripts get KEYS[1] = the wallet index, KEYS[2..n+1] = the session keys of the
+ * ids the caller read from it, ARGV[1] = n and ARGV[2..n+1] = those ids. The caller could not know
+ * the ids without reading first, and a script may only touch keys it is given; so the script
+ * first proves the index still holds exactly those ids and answers {'retry'} when it does not.
+ */
+const SNAPSHOT = `
+local n = tonumber(ARGV[1])
+local function snapshot_holds()
+  if redis.call('ZCARD', KEYS[1]) ~= n then return false end
+  for i = 1, n do
+    if not redis.call('ZSCORE', KEYS[1], ARGV[1 + i]) then return false end
+  end
+  return true
+end
+`;
+
+/**
+ * createSession. KEYS: wallet, s1..sn (snapshot), new session. ARGV: n, id1..idn, new id,
+ * createdAt (index score), limit, policy, now, ttl ms, then the new hash's field/value pairs.
+ * Atomic: refuse a duplicate id, count live, refuse or evict oldest (the snapshot is in
+ * createdAt, id order), insert, index, set TTL. Ids whose hash Redis already dropped by TTL are
+ * pruned from the index. Returns {'duplicate'} | {'retry'} | {'limit'} | {'ok', {evicted hash...}}.
+ */
+export const CREATE_SESSION = new LuaScript(
+  'createSession',
+  `${IS_LIVE}${SNAPSHOT}
+local key = KEYS[n + 2]
+if redis.call('EXISTS', key) == 1 then return {'duplicate'} end
+if not snapshot_holds() then return {'retry'} end
+local b = n + 1
+local limit = tonumber(ARGV[b + 3])
+local now = tonumber(ARGV[b + 5])
+local live = {}
+for i = 1, n do
+  local e = redis.call('HMGET', KEYS[1 + i], 'ie', 'ae')
+  if not e[1] then
+    redis.call('ZREM', KEYS[1], ARGV[1 + i])
+  elseif is_live(e[1], e[2], now) then
+    live[#live + 1] = i
+  end
+end
+local evicted = {}
+if #live >= limit then
+  if ARGV[b + 4] == 'reject' then return {'limit'} end
+  for j = 1, math.min(#live, #live - limit + 1) do
+    local i = live[j]
+    evicted[#evicted + 1] = redis.call('HGETALL', KEYS[1 + i])
+    redis.call('DEL', KEYS[1 + i])
+    redis.call('ZREM', KEYS[1], ARGV[1 + i])
+  end
+end
+redis.call('HSET', key, unpack(ARGV, b + 7))
+redis.call('PEXPIRE', key, ARGV[b + 6])
+redis.call('ZADD', KEYS[1], ARGV[b + 2], ARGV[b + 1])
+return {'ok', evicted}
+`,
+);
+
+/**
+ * listWalletSessions. KEYS: wallet, s1..sn (snapshot). ARGV: n, id1..idn, now.
+ * Atomic read of the wallet's live sessions in index order (createdAt, then id); prunes ids whose
+ * hash Redis dropped by TTL. Returns {'retry'} | {'ok', {hash...}}.
+ */
+export const LIST_WALLET = new LuaScript(
+  'listWalletSessions',
+  `${IS_LIVE}${SNAPSHOT}
+if not snapshot_holds() then return {'retry'} end
+local now = tonumber(ARGV[n + 2])
+local out = {}
+for i = 1, n do
+  local e = redis.call('HMGET', KEYS[1 + i], 'ie', 'ae')
+  if not e[1] then
+    redis.call('ZREM', KEYS[1], ARGV[1 + i])
+  elseif is_live(e[1], e[2], now) then
+    out[#out + 1] = redis.call('HGETALL', KEYS[1 + i])
+  end
+end
+return {'ok', out}
+`,
+);
+
+/**
+ * deleteWalletSessions. KEYS: wallet, s1..sn (snapshot). ARGV: n, id1..idn, except id ('' for
+ * none), now. Atomic: deletes every session but the excepted one, live or not, with its index
+ * entry. Returns {'retry'} | {'ok', {live hash...}, {removed id...}}.
+ */
+export const DELETE_WALLET = new LuaScript(
+  'deleteWalletSessions',
+  `${IS_LIVE}${SNAPSHOT}
+if not snapshot_holds() then return {'retry'} end
+local except = ARGV[n + 2]
+local now = tonumber(ARGV[n + 3])
+local live = {}
+local removed = {}
+for i = 1, n do
+  local id = ARGV[1 + i]
+  if id ~= except then
+    local e = redis.call('HMGET', KEYS[1 + i], 'ie', 'ae')
+    if e[1] then
+      if is_live(e[1], e[2], now) then live[#live + 1] = redis.call('HGETALL', KEYS[1 + i]) end
+      redis.call('DEL', KEYS[1 + i])
+    end
+    redis.call('ZREM', KEYS[1], id)
+    removed[#removed + 1] = id
+  end
+end
+return {'ok', live, removed}
+`,
+);
+
+/**
+ * validateSession: the hot path, one EVALSHA. KEYS: session. ARGV: token hash, now,
+ * activeBefore, idle expiry to write, retention ms. Atomic: when live, the token hash matches and
+ * the last activity is old enough (the throttle), writes the activity and moves the key's TTL.
+ * Returns the hash after that (live or expired: the engine judges), or nil when absent.
+ */
+export const VALIDATE_SESSION = new LuaScript(
+  'validateSession',
+  `${IS_LIVE}
+local e = redis.call('HMGET', KEYS[1], 'ie', 'ae', 'la', 't')
+if not e[1] then return false end
+local now = tonumber(ARGV[2])
+if is_live(e[1], e[2], now) and e[4] == ARGV[1] and tonumber(e[3]) <= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'la', ARGV[2], 'ie', ARGV[4])
+  local ends = math.min(tonumber(ARGV[4]), tonumber(e[2]))
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(ends - now, 0) + tonumber(ARGV[5])))
+end
+return redis.call('HGETALL', KEYS[1])
+`,
+);
+
+/**
+ * rotateRefresh: the rules of core's `decideRotation`, in Lua. KEYS: session, wallet. ARGV: id,
+ * subject, presented hash, now, grace ms, retired limit, next token hash, next refresh hash,
+ * next successor, next idle expiry, retention ms. Atomic: decide and write (rotated), or delete
+ * the session with its index entry (reused). Returns {'invalid'} | {outcome, hash}.
+ */
+export const ROTATE_REFRESH = new LuaScript(
+  'rotateRefresh',
+  `${IS_LIVE}
+local key = KEYS[1]
+local h = redis.call('HMGET', key, 'ie', 'ae', 'rh', 'rp', 'rr', 'rt', 'sub')
+if not h[1] then return {'invalid'} end
+if h[7] ~= ARGV[2] then return redis.error_reply('latchkey: session subject does not match its wallet key') end
+local now = tonumber(ARGV[4])
+if not is_live(h[1], h[2], now) then return {'invalid'} end
+local presented = ARGV[3]
+local retired = cjson.decode(h[6])
+if presented == h[3] then
+  if h[4] then retired[#retired + 1] = h[4] end
+  local kept = {}
+  for i = math.max(1, #retired - tonumber(ARGV[6]) + 1), #retired do kept[#kept + 1] = retired[i] end
+  -- cjson encodes an empty table as {}; the field must stay a JSON array
+  local rt = '[]'
+  if #kept > 0 then rt = cjson.encode(kept) end
+  redis.call('HSET', key, 't', ARGV[7], 'rh', ARGV[8], 'rp', h[3], 'rr', ARGV[4], 'rs', ARGV[9], 'la', ARGV[4], 'ie', ARGV[10], 'rt', rt)
+  redis.call('HINCRBY', key, 'rg', 1)
+  local ends = math.min(tonumber(ARGV[10]), tonumber(h[2]))
+  redis.call('PEXPIRE', key, string.format('%.0f', math.max(ends - now, 0) + tonumber(ARGV[11])))
+  return {'rotated', redis.call('HGETALL', key)}
+end
+local reused = false
+if h[4] and presented == h[4] and h[5] then
+  if now < tonumber(h[5]) + tonumber(ARGV[5]) then return {'grace', redis.call('HGETALL', key)} end
+  reused = true
+else
+  for i = 1, #retired do
+    if retired[i] == presented then reused = true end
+  end
+end
+if not reused then return {'invalid'} end
+local record = redis.call('HGETALL', key)
+redis.call('DEL', key)
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {'reused', record}
+`,
+);
+
+/**
+ * setSessionData. KEYS: session. ARGV: now, 'set' | 'clear', data. Atomic check-live-then-write.
+ * Returns 1 when written, 0 when there is no live session.
+ */
+export const SET_SESSION_DATA = new LuaScript(
+  'setSessionData',
+  `${IS_LIVE}
+local e = redis.call('HMGET', KEYS[1], 'ie', 'ae')
+if not e[1] or not is_live(e[1], e[2], tonumber(ARGV[1])) then return 0 end
+if ARGV[2] == 'set' then
+  redis.call('HSET', KEYS[1], 'd', ARGV[3])
+else
+  redis.call('HDEL', KEYS[1], 'd')
+end
+return 1
+`,
+);
+
+/**
+ * deleteSession. KEYS: session, wallet. ARGV: id, subject. Atomic: deletes the hash and its index
+ * entry; returns the hash as it was, or nil.
+ */
+export const DELETE_SESSION = new LuaScript(
+  'deleteSession',
+  `
+local record = redis.call('HGETALL', KEYS[1])
+if #record == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return false
+end
+if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[2] then
+  return redis.error_reply('latchkey: session subject does not match its wallet key')
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return record
+`,
+);
+
+/**
+ * Removes one session chosen by cleanup. KEYS: session, wallet. ARGV: id, now. Atomic: deletes
+ * the session with its index entry only if it is expired at now. Returns {'gone'} (Redis dropped
+ * it; the index entry is pruned) | {'live', expiry as stored} | {'removed', hash}.
+ */
+export const CLEANUP_SESSION = new LuaScript(
+  'cleanupSession',
+  `${IS_LIVE}
+local e = redis.call('HMGET', KEYS[1], 'ie', 'ae')
+if not e[1] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {'gone'}
+end
+if is_live(e[1], e[2], tonumber(ARGV[2])) then
+  if tonumber(e[1]) < tonumber(e[2]) then return {'live', e[1]} end
+  return {'live', e[2]}
+end
+local record = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {'removed', record}
+`,
+);
+
+/**
+ * appendAudit's compare-and-set (the links were hashed in Node: Lua has no SHA-256). KEYS: head,
+ * entries, then the per-subject index keys. ARGV: expected seq, expected hash, new seq, new hash,
+ * count, then per entry: seq, entry JSON, 1-based position of its subject key after KEYS[2]
+ * (0 = no subject). Atomic: writes everything only if the head is still the expected one.
+ * Returns {'ok'} | {'conflict', seq, hash} with the head found.
+ */
+export const APPEND_AUDIT = new LuaScript(
+  'appendAudit',
+  `
+local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+local seq = head[1] or '0'
+if seq ~= ARGV[1] or (head[1] and head[2] ~= ARGV[2]) then return {'conflict', seq, head[2] or ''} end
+local count = tonumber(ARGV[5])
+for i = 0, count - 1 do
+  local s = ARGV[6 + 3 * i]
+  redis.call('HSET', KEYS[2], s, ARGV[7 + 3 * i])
+  local k = tonumber(ARGV[8 + 3 * i])
+  if k > 0 then redis.call('ZADD', KEYS[2 + k], s, s) end
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
+return {'ok'}
+`,
+);
+
+/** incrementCounters. KEYS: counters. ARGV: counter/delta pairs. One key; a script so the deltas land together. */
+export const INCREMENT_COUNTERS = new LuaScript(
+  'incrementCounters',
+  `
+for i = 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+`,
+);
