@@ -1,4 +1,4 @@
-import type { ChainType, DeviceInfo, SessionRecord, SessionScope } from '@latchkey/core';
+import type { ChainType, DeviceInfo, SessionRecord, SessionScope, SessionSnapshot } from '@latchkey/core';
 
 /** The slow-changing part of a session, kept as one JSON field (`m`). */
 interface SessionMeta {
@@ -125,6 +125,35 @@ export function decodeSession(reply: unknown): SessionRecord {
 }
 
 /** A script's session reply, where nil means "no session". */
+/** The hash fields validation reads, in the order the validate script returns them. */
+export const SNAPSHOT_FIELDS = ['t', 'la', 'ie', 'ae', 'ca', 'sub', 'm', 'rg', 'd'] as const;
+
+/** A session snapshot from the validate script's HMGET of SNAPSHOT_FIELDS, or null when absent. */
+export function decodeSnapshot(reply: unknown): SessionSnapshot | null {
+  if (reply === null) return null;
+  const [t, la, ie, ae, ca, sub, m, rg, d] = asArray(reply, 'session snapshot');
+  if (t === null) return null; // HMGET of a missing key answers every field with nil
+  const meta = JSON.parse(asString(m, 'session meta')) as SessionMeta;
+  return {
+    id: meta.id,
+    appId: meta.appId,
+    subject: asString(sub, 'subject'),
+    chainType: meta.chainType,
+    userId: meta.userId,
+    authMethod: meta.authMethod,
+    scope: meta.scope,
+    roles: meta.roles,
+    device: meta.device,
+    createdAt: Number(asString(ca, 'createdAt')),
+    lastActiveAt: Number(asString(la, 'lastActiveAt')),
+    idleExpiresAt: Number(asString(ie, 'idleExpiresAt')),
+    absoluteExpiresAt: Number(asString(ae, 'absoluteExpiresAt')),
+    tokenHash: asString(t, 'token hash'),
+    refresh: { generation: Number(asString(rg, 'generation')) },
+    data: d === null ? null : asString(d, 'data'),
+  };
+}
+
 export function decodeOptionalSession(reply: unknown): SessionRecord | null {
   return reply === null ? null : decodeSession(reply);
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { SNAPSHOT_FIELDS } from './codec.js';
 
 /**
  * The Lua scripts behind every multi-key operation. Each runs atomically on the node that owns
@@ -156,7 +157,8 @@ return {'ok', live, removed}
  * validateSession: the hot path, one EVALSHA. KEYS: session. ARGV: token hash, now,
  * activeBefore, idle expiry to write, retention ms. Atomic: when live, the token hash matches and
  * the last activity is old enough (the throttle), writes the activity and moves the key's TTL.
- * Returns the hash after that (live or expired: the engine judges), or nil when absent.
+ * Returns the SNAPSHOT_FIELDS after that, in order (live or expired: the engine judges), or nil
+ * when absent. Only what validation reads travels back: not the refresh rotation state.
  */
 export const VALIDATE_SESSION = new LuaScript(
   'validateSession',
@@ -169,7 +171,7 @@ if is_live(e[1], e[2], now) and e[4] == ARGV[1] and tonumber(e[3]) <= tonumber(A
   local ends = math.min(tonumber(ARGV[4]), tonumber(e[2]))
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(ends - now, 0) + tonumber(ARGV[5])))
 end
-return redis.call('HGETALL', KEYS[1])
+return redis.call('HMGET', KEYS[1], ${SNAPSHOT_FIELDS.map((f) => `'${f}'`).join(', ')})
 `,
 );
 

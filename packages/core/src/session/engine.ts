@@ -12,7 +12,7 @@ import { formatToken, hashesEqual, hashSecret, newSecret, parseToken } from '../
 import { type AppSettings, DEFAULT_APP_ID, type LatchkeyOptions, resolveAppSettings } from './config.js';
 import { appOption, type CreateSessionInput, createSessionInput, parseInput, sessionDataJson } from './inputs.js';
 import { grants } from './permissions.js';
-import { isLive, type SessionRecord } from './record.js';
+import { isLive, type SessionRecord, type SessionSnapshot } from './record.js';
 import { type Session, toSession } from './view.js';
 
 /** What sign-in and refresh hand back. The two tokens are shown once and never stored. */
@@ -50,7 +50,7 @@ export interface TokenUser {
   chainType: Session['chainType'];
   userId: string | null;
   roles: string[];
-  permissions: string[];
+  permissions: readonly string[];
   scope: Session['scope'];
 }
 
@@ -210,7 +210,7 @@ export class Latchkey {
     if (!parsed) return this.#invalid(appId, 'TOKEN_MALFORMED', null);
     const tokenHash = hashSecret(parsed.secret);
     const now = this.#clock.now();
-    let record: SessionRecord | null;
+    let record: SessionSnapshot | null;
     try {
       record = await this.#store.validateSession({
         appId,
@@ -559,7 +559,7 @@ export class Latchkey {
   async #invalid(
     appId: string,
     code: Exclude<InvalidSessionCode, 'STORE_UNAVAILABLE'>,
-    record: SessionRecord | null,
+    record: SessionSnapshot | null,
   ): Promise<ValidationResult> {
     const drafts = record ? [draft(this.#clock.now(), 'validation_failed', record, { code })] : [];
     await this.#record(appId, drafts, { validationFailed: 1 });
@@ -584,7 +584,12 @@ export class Latchkey {
   }
 }
 
-function draft(at: number, type: AuditEventType, record: SessionRecord, details: AuditDraft['details']): AuditDraft {
+function draft(
+  at: number,
+  type: AuditEventType,
+  record: Pick<SessionRecord, 'id' | 'subject'>,
+  details: AuditDraft['details'],
+): AuditDraft {
   return { at, type, sessionId: record.id, subject: record.subject, details };
 }
 

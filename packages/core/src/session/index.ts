@@ -26,6 +26,7 @@ export {
   type RefreshState,
   type SessionRecord,
   type SessionScope,
+  type SessionSnapshot,
 } from './record.js';
 export { decideRotation } from './rotation.js';
 export type { Session } from './view.js';

@@ -57,6 +57,12 @@ export interface SessionRecord {
   data: string | null;
 }
 
+/**
+ * What validation needs of a session: the record without the refresh family's rotation state
+ * (only its generation). Stores may answer `validateSession` with a full record or just this.
+ */
+export type SessionSnapshot = Omit<SessionRecord, 'refresh'> & { refresh: Pick<RefreshState, 'generation'> };
+
 /** True when the session is live at `now`: both expiries lie strictly after it. */
 export function isLive(record: Pick<SessionRecord, 'idleExpiresAt' | 'absoluteExpiresAt'>, now: number): boolean {
   return now < record.idleExpiresAt && now < record.absoluteExpiresAt;

@@ -1,5 +1,5 @@
 import { permissionsFor } from './permissions.js';
-import { type ChainType, type DeviceInfo, expiresAt, type SessionRecord, type SessionScope } from './record.js';
+import { type ChainType, type DeviceInfo, expiresAt, type SessionScope, type SessionSnapshot } from './record.js';
 
 /** A session as callers see it: no hashes, no sealed data, no refresh state. */
 export interface Session {
@@ -13,8 +13,8 @@ export interface Session {
   authMethod: string;
   scope: SessionScope;
   roles: string[];
-  /** What the roles grant, filtered by scope. */
-  permissions: string[];
+  /** What the roles grant, filtered by scope. Shared and frozen: do not mutate. */
+  permissions: readonly string[];
   device: DeviceInfo;
   createdAt: number;
   lastActiveAt: number;
@@ -27,7 +27,30 @@ export interface Session {
   hasData: boolean;
 }
 
-export function toSession(record: SessionRecord, roleMap: Readonly<Record<string, readonly string[]>>): Session {
+const permissionCache = new WeakMap<object, Map<string, readonly string[]>>();
+
+/** Permissions for a roles/scope pair, computed once per role map (validation is the hot path). */
+function cachedPermissions(
+  roles: readonly string[],
+  scope: SessionScope,
+  roleMap: Readonly<Record<string, readonly string[]>>,
+): readonly string[] {
+  let byKey = permissionCache.get(roleMap);
+  if (!byKey) {
+    byKey = new Map();
+    permissionCache.set(roleMap, byKey);
+  }
+  const key = `${scope}|${roles.join('\u0000')}`;
+  let permissions = byKey.get(key);
+  if (!permissions) {
+    permissions = Object.freeze(permissionsFor(roles, scope, roleMap));
+    if (byKey.size < 1024) byKey.set(key, permissions);
+  }
+  return permissions;
+}
+
+/** The caller's view of a record. Stores hand out copies, so the record's arrays are reused as they are. */
+export function toSession(record: SessionSnapshot, roleMap: Readonly<Record<string, readonly string[]>>): Session {
   return {
     id: record.id,
     appId: record.appId,
@@ -37,9 +60,9 @@ export function toSession(record: SessionRecord, roleMap: Readonly<Record<string
     userId: record.userId,
     authMethod: record.authMethod,
     scope: record.scope,
-    roles: [...record.roles],
-    permissions: permissionsFor(record.roles, record.scope, roleMap),
-    device: { ...record.device },
+    roles: record.roles,
+    permissions: cachedPermissions(record.roles, record.scope, roleMap),
+    device: record.device,
     createdAt: record.createdAt,
     lastActiveAt: record.lastActiveAt,
     idleExpiresAt: Math.min(record.idleExpiresAt, record.absoluteExpiresAt),

@@ -1,5 +1,5 @@
 import type { AuditDraft, AuditEntry } from '../audit/entry.js';
-import type { SessionRecord } from '../session/record.js';
+import type { SessionRecord, SessionSnapshot } from '../session/record.js';
 
 /** What `createSession` does when a wallet already holds its limit of live sessions. */
 export type LimitPolicy = 'evict-oldest' | 'reject';
@@ -119,13 +119,15 @@ export interface Store {
   getSession(appId: string, id: string): Promise<SessionRecord | null>;
 
   /**
-   * One round trip. Returns the session as stored, live or expired (null when absent); the engine
+   * One round trip in the common case (a second at most once per throttle interval, when a store
+   * reads first and touches separately). Returns the session as stored, live or expired (null when absent); the engine
    * judges the hash and expiry. When the session is live at `now`, `tokenHash` matches and
    * `lastActiveAt <= activeBefore`, it atomically sets `lastActiveAt = now` and `idleExpiresAt` to
    * the given value first and returns the record after that write. An expired session is never
-   * touched (a touch must not revive it).
+   * touched (a touch must not revive it). The answer may leave out the refresh rotation state
+   * (a `SessionSnapshot`), which validation never reads.
    */
-  validateSession(input: ValidateSessionInput): Promise<SessionRecord | null>;
+  validateSession(input: ValidateSessionInput): Promise<SessionSnapshot | null>;
 
   /** Atomic refresh rotation; see RotateRefreshResult for the four outcomes. */
   rotateRefresh(input: RotateRefreshInput): Promise<RotateRefreshResult>;

@@ -15,7 +15,12 @@ import {
   zeroCounters,
 } from './contract.js';
 
-const copy = (r: SessionRecord): SessionRecord => structuredClone(r);
+const copy = (r: SessionRecord): SessionRecord => ({
+  ...r,
+  roles: [...r.roles],
+  device: { ...r.device },
+  refresh: { ...r.refresh, retired: [...r.refresh.retired] },
+});
 const byAge = (a: SessionRecord, b: SessionRecord): number => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1);
 
 /**
