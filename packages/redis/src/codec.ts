@@ -1,4 +1,4 @@
-import type { ChainType, DeviceInfo, SessionRecord, SessionScope, SessionSnapshot } from '@latchkey/core';
+import type { ChainType, DeviceInfo, SessionRecord, SessionScope, SessionSnapshot, StoredEntry } from '@latchkey/core';
 
 /** The slow-changing part of a session, kept as one JSON field (`m`). */
 interface SessionMeta {
@@ -124,7 +124,6 @@ export function decodeSession(reply: unknown): SessionRecord {
   };
 }
 
-/** A script's session reply, where nil means "no session". */
 /** The hash fields validation reads, in the order the validate script returns them. */
 export const SNAPSHOT_FIELDS = ['t', 'la', 'ie', 'ae', 'ca', 'sub', 'm', 'rg', 'd'] as const;
 
@@ -154,6 +153,24 @@ export function decodeSnapshot(reply: unknown): SessionSnapshot | null {
   };
 }
 
+/** A script's session reply, where nil means "no session". */
 export function decodeOptionalSession(reply: unknown): SessionRecord | null {
   return reply === null ? null : decodeSession(reply);
+}
+
+/**
+ * Entries from the list script's flat `[key, value, expiresAt, …]`, sorted by key the way
+ * MemoryStore sorts (JavaScript's `<`, UTF-16 code units), which Lua's byte order is not.
+ */
+export function decodeEntries(reply: unknown): StoredEntry[] {
+  const flat = asArray(reply, 'entries');
+  const out: StoredEntry[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    out.push({
+      key: asString(flat[i], 'entry key'),
+      value: asString(flat[i + 1], 'entry value'),
+      expiresAt: Number(asString(flat[i + 2], 'entry expiry')),
+    });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

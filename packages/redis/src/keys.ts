@@ -1,4 +1,4 @@
-import { sessionIdTag, walletTag } from '@latchkey/core';
+import { ENTRY_NAMESPACE_PATTERN, LatchkeyError, sessionIdTag, walletTag } from '@latchkey/core';
 
 /**
  * Every key the store touches, in one place (the README's key table mirrors this file).
@@ -6,7 +6,8 @@ import { sessionIdTag, walletTag } from '@latchkey/core';
  * A wallet's keys share the Cluster hash tag `{<appId>:<walletTag>}`, and a session id starts with
  * that wallet tag, so a script given only (appId, id) still lands in the wallet's slot. App-wide
  * keys use `{<appId>:app}` and the audit chain `{<appId>:audit}`; neither `app` nor `audit` is
- * eight hex digits, so they never share a slot name with a wallet.
+ * eight hex digits, so they never share a slot name with a wallet. Each entry namespace has its own
+ * tag `{<appId>:e:<namespace>}` (never eight hex digits either: it holds a colon).
  */
 export class KeyLayout {
   readonly #prefix: string;
@@ -54,6 +55,30 @@ export class KeyLayout {
   /** HASH: audit entries, field seq, value the entry as JSON. */
   auditEntries(appId: string): string {
     return `${this.#tag(appId, 'audit')}:e`;
+  }
+
+  /**
+   * The tag of an entry namespace. A namespace is a short lowercase word (core's
+   * ENTRY_NAMESPACE_PATTERN): a brace in it would move the hash tag, so anything else is a caller bug.
+   */
+  #entryTag(appId: string, namespace: string): string {
+    if (!ENTRY_NAMESPACE_PATTERN.test(namespace)) {
+      throw new LatchkeyError('INTERNAL_ERROR', { message: `RedisStore: entry namespace must match ${ENTRY_NAMESPACE_PATTERN}` });
+    }
+    return this.#tag(appId, `e:${namespace}`);
+  }
+
+  /**
+   * HASH: one entry, `v` value and `x` expiresAt, with a relative TTL. Slot: the namespace's. The
+   * key comes after the tag, and Cluster hashes only the first `{…}`, so braces in it change nothing.
+   */
+  entry(appId: string, namespace: string, key: string): string {
+    return `${this.#entryTag(appId, namespace)}:v:${key}`;
+  }
+
+  /** ZSET: the namespace's entry keys, score expiresAt (for listing). Slot: the namespace's. */
+  entryIndex(appId: string, namespace: string): string {
+    return `${this.#entryTag(appId, namespace)}:i`;
   }
 
   /** ZSET: seqs of the audit entries about one subject (score and member both the seq). */

@@ -17,6 +17,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from './index.js';
 import { KeyLayout } from './keys.js';
+import { ENTRY_TTL_SLACK_MS } from './store.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -344,8 +345,15 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
     await store.appendAudit('default', [{ at: now, type: 'session_revoked', sessionId: a!.id, subject: ALICE, details: {} }]);
     await store.appendAudit('default', [{ at: now, type: 'session_revoked', sessionId: null, subject: BOB, details: {} }]);
     await store.incrementCounters('default', { revoked: 2 });
+    for (const key of ['n', '{x}', '}{', 'a{b}c']) {
+      await store.putEntry('default', 'nonce', { key, value: 'v', expiresAt: now + MIN }, now);
+      await store.addEntry('shop', 'replay', { key, value: 'v', expiresAt: now + MIN }, now);
+    }
+    await store.listEntries('default', 'nonce', now);
+    await store.takeEntry('default', 'nonce', '{x}', now);
+    await store.deleteEntry('shop', 'replay', 'a{b}c', now);
     await store.cleanupExpired(now + 100 * MIN, 10);
-    expect(sent.scriptKeys.length).toBeGreaterThan(15);
+    expect(sent.scriptKeys.length).toBeGreaterThan(25);
     for (const keys of sent.scriptKeys) {
       expect(keys.length).toBeGreaterThan(0);
       expect(new Set(keys.map(keySlot)), keys.join(' ')).toHaveLength(1);
@@ -367,6 +375,150 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
     sent.length = 0;
     expect(await store.validateSession(input)).toMatchObject({ id: rec.id });
     expect([...sent]).toEqual(['hmget', 'evalsha']);
+  });
+
+  it('gives an entry key a TTL relative to now (expiresAt − now plus the slack), and its index outlives it', async () => {
+    const store = track(openStore());
+    const keys = new KeyLayout(store.keyPrefix);
+    // A clock 300 days behind the wall clock: an absolute PEXPIREAT would drop the key at once.
+    const now = Date.now() - 300 * 24 * 60 * MIN;
+    const key = keys.entry('default', 'nonce', 'n1');
+    const index = keys.entryIndex('default', 'nonce');
+    await store.putEntry('default', 'nonce', { key: 'n1', value: 'v', expiresAt: now + 2 * MIN }, now);
+    const pttl = await admin().pttl(key);
+    expect(pttl).toBeGreaterThan(2 * MIN + ENTRY_TTL_SLACK_MS - 2000);
+    expect(pttl).toBeLessThanOrEqual(2 * MIN + ENTRY_TTL_SLACK_MS);
+    expect(await admin().pttl(index)).toBeGreaterThanOrEqual(pttl - 50);
+    expect(await admin().hgetall(key)).toEqual({ v: 'v', x: String(now + 2 * MIN) });
+    expect(await admin().zrange(index, 0, -1, 'WITHSCORES')).toEqual(['n1', String(now + 2 * MIN)]);
+
+    // A longer entry raises the index's TTL; a shorter one never lowers it.
+    await store.putEntry('default', 'nonce', { key: 'n2', value: 'v', expiresAt: now + 10 * MIN }, now);
+    expect(await admin().pttl(index)).toBeGreaterThan(10 * MIN + ENTRY_TTL_SLACK_MS - 2000);
+    await store.putEntry('default', 'nonce', { key: 'n3', value: 'v', expiresAt: now + MIN }, now);
+    expect(await admin().pttl(index)).toBeGreaterThan(10 * MIN + ENTRY_TTL_SLACK_MS - 2000);
+
+    // Replacing an entry moves its TTL; an entry dead on arrival leaves no key.
+    await store.putEntry('default', 'nonce', { key: 'n1', value: 'w', expiresAt: now + 5 * MIN }, now);
+    expect(await admin().pttl(key)).toBeGreaterThan(5 * MIN + ENTRY_TTL_SLACK_MS - 2000);
+    await store.putEntry('default', 'nonce', { key: 'n1', value: 'x', expiresAt: now - ENTRY_TTL_SLACK_MS }, now);
+    expect(await admin().exists(key)).toBe(0);
+    expect(await admin().zscore(index, 'n1')).toBeNull();
+  });
+
+  it('treats an entry past its expiresAt as absent while Redis still holds it', async () => {
+    const store = track(openStore());
+    const keys = new KeyLayout(store.keyPrefix);
+    const now = Date.UTC(2026, 0, 1, 12);
+    const key = keys.entry('default', 'replay', 'sig');
+    await store.putEntry('default', 'replay', { key: 'sig', value: 'first', expiresAt: now + MIN }, now);
+    expect(
+      await store.addEntry('default', 'replay', { key: 'sig', value: 'early', expiresAt: now + 2 * MIN }, now + MIN - 1),
+    ).toBe(false);
+    // At now + MIN the engine's clock has passed the entry's expiry, and Redis's has not.
+    expect(await admin().exists(key)).toBe(1);
+    expect(await store.takeEntry('default', 'replay', 'sig', now + MIN)).toBeNull();
+    expect(await admin().exists(key)).toBe(0); // a take deletes what it finds, live or not
+
+    await store.putEntry('default', 'replay', { key: 'sig', value: 'first', expiresAt: now + MIN }, now);
+    expect(await store.deleteEntry('default', 'replay', 'sig', now + MIN)).toBe(false);
+    await store.putEntry('default', 'replay', { key: 'sig', value: 'first', expiresAt: now + MIN }, now);
+    expect(await store.addEntry('default', 'replay', { key: 'sig', value: 'again', expiresAt: now + 3 * MIN }, now + MIN)).toBe(
+      true,
+    );
+    expect(await admin().hget(key, 'v')).toBe('again');
+    expect(await store.listEntries('default', 'replay', now + MIN)).toEqual([
+      { key: 'sig', value: 'again', expiresAt: now + 3 * MIN },
+    ]);
+  });
+
+  it('keeps an entry key with braces in its namespace slot, since only the first {…} is the hash tag', async () => {
+    const store = track(openStore());
+    const keys = new KeyLayout(store.keyPrefix);
+    const now = Date.UTC(2026, 0, 1, 12);
+    const slot = keySlot(keys.entryIndex('default', 'nonce'));
+    expect(slot).toBe(keySlot(`{default:e:nonce}`));
+    const braced = ['{x}', '}{', '{', '}', '{}', 'a{b}c', `{${'z'.repeat(250)}}`];
+    for (const key of braced) {
+      expect(keySlot(keys.entry('default', 'nonce', key)), key).toBe(slot);
+      await store.putEntry('default', 'nonce', { key, value: `v${key}`, expiresAt: now + MIN }, now);
+    }
+    expect(keySlot(keys.entryIndex('shop', 'nonce'))).not.toBe(slot);
+    const listed = await store.listEntries('default', 'nonce', now);
+    expect(listed.map((e) => e.key)).toEqual([...braced].sort());
+    expect(listed.every((e) => e.value === `v${e.key}` && e.expiresAt === now + MIN)).toBe(true);
+    expect(await store.takeEntry('default', 'nonce', '{x}', now)).toBe('v{x}');
+    expect(await store.takeEntry('default', 'nonce', 'x', now)).toBeNull();
+    expect(await store.listEntries('shop', 'nonce', now)).toEqual([]);
+
+    // A namespace outside ENTRY_NAMESPACE_PATTERN (a brace would move the tag) is a caller bug.
+    await expect(store.putEntry('default', 'a}b', { key: 'k', value: 'v', expiresAt: now + MIN }, now)).rejects.toMatchObject({
+      code: 'INTERNAL_ERROR',
+    });
+    await expect(store.takeEntry('default', 'Nonce', 'k', now)).rejects.toMatchObject({ code: 'INTERNAL_ERROR' });
+  });
+
+  it('hands a value to exactly one taker, and a key to exactly one adder, across two instances', async () => {
+    const a = track(openStore());
+    const b = track(openStore({ keyPrefix: a.keyPrefix }));
+    const now = Date.UTC(2026, 0, 1, 12);
+    for (let round = 0; round < 10; round++) {
+      const key = `nonce-${round}`;
+      await a.putEntry('default', 'nonce', { key, value: `value-${round}`, expiresAt: now + MIN }, now);
+      const taken = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).takeEntry('default', 'nonce', key, now)),
+      );
+      expect(taken.filter((v) => v !== null)).toEqual([`value-${round}`]);
+
+      const added = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 ? a : b).addEntry('default', 'replay', { key, value: String(i), expiresAt: now + MIN }, now),
+        ),
+      );
+      expect(added.filter(Boolean)).toHaveLength(1);
+      const stored = (await b.listEntries('default', 'replay', now)).find((e) => e.key === key);
+      expect(stored?.value).toBe(String(added.indexOf(true)));
+    }
+  });
+
+  it('never lists an empty namespace while another instance rotates its only key', async () => {
+    const a = track(openStore());
+    const b = track(openStore({ keyPrefix: a.keyPrefix }));
+    const now = Date.UTC(2026, 0, 1, 12);
+    const signingKey = (n: number) => ({ key: `kid-${String(n).padStart(3, '0')}`, value: `{"n":${n}}`, expiresAt: now + MIN });
+    await b.putEntry('default', 'keys', signingKey(0), now);
+    let rotating = true;
+    const rotation = (async () => {
+      for (let n = 1; n <= 200; n++) {
+        await b.putEntry('default', 'keys', signingKey(n), now);
+        await b.deleteEntry('default', 'keys', signingKey(n - 1).key, now);
+      }
+      rotating = false;
+    })();
+    let lists = 0;
+    while (rotating) {
+      const listed = await a.listEntries('default', 'keys', now);
+      expect(listed.length).toBeGreaterThanOrEqual(1);
+      expect(listed.length).toBeLessThanOrEqual(2);
+      lists += 1;
+    }
+    await rotation;
+    expect(lists).toBeGreaterThan(0);
+    expect(await a.listEntries('default', 'keys', now)).toEqual([signingKey(200)]);
+  });
+
+  it('prunes index members whose entry key is gone, and never lists them', async () => {
+    const store = track(openStore());
+    const keys = new KeyLayout(store.keyPrefix);
+    const now = Date.UTC(2026, 0, 1, 12);
+    for (const key of ['a', 'b', 'c']) await store.putEntry('default', 'keys', { key, value: key, expiresAt: now + MIN }, now);
+    await admin().del(keys.entry('default', 'keys', 'b')); // as if Redis had dropped it by TTL
+    expect((await store.listEntries('default', 'keys', now)).map((e) => e.key)).toEqual(['a', 'c']);
+    expect(await admin().zrange(keys.entryIndex('default', 'keys'), 0, -1)).toEqual(['a', 'c']);
+
+    // Writes drop members that expired more than the slack ago, so the index stays small.
+    await store.putEntry('default', 'keys', { key: 'd', value: 'd', expiresAt: now + 10 * MIN }, now + MIN + ENTRY_TTL_SLACK_MS);
+    expect(await admin().zrange(keys.entryIndex('default', 'keys'), 0, -1)).toEqual(['d']);
   });
 
   it('leaves nothing that validates once Redis drops a session key by TTL', async () => {
@@ -532,8 +684,28 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
     const subjects = [ALICE, BOB, SOL] as const;
     const made: { appId: string; id: string; subject: string }[] = [];
     let now = Date.UTC(2026, 0, 1, 12);
+    // Entries: a small key space (braces and a non-ASCII key included), expiries from already
+    // past (dead on arrival, or exactly at now) to three minutes ahead.
+    const namespaces = ['nonce', 'keys'] as const;
+    const entryKeys = ['k0', 'k1', 'k2', '{k}', 'é'] as const;
+    const entryStep = async (): Promise<void> => {
+      const roll = rand();
+      const appId = pick(apps);
+      const namespace = pick(namespaces);
+      const key = pick(entryKeys);
+      const entry = { key, value: rand() < 0.2 ? '' : secretHash(), expiresAt: now + int(-1, 6) * 30_000 };
+      if (roll < 0.3) await both((s) => s.putEntry(appId, namespace, { ...entry }, now));
+      else if (roll < 0.5) await both((s) => s.addEntry(appId, namespace, { ...entry }, now));
+      else if (roll < 0.7) await both((s) => s.takeEntry(appId, namespace, key, now));
+      else if (roll < 0.8) await both((s) => s.deleteEntry(appId, namespace, key, now));
+      else await both((s) => s.listEntries(appId, namespace, now));
+    };
 
-    for (let step = 0; step < 400; step++) {
+    for (let step = 0; step < 600; step++) {
+      if (rand() < 0.3) {
+        await entryStep();
+        continue;
+      }
       const roll = rand();
       const known = made.length > 0 && rand() < 0.9 ? pick(made) : null;
       const appId = known?.appId ?? pick(apps);
@@ -590,6 +762,7 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
       }
     }
     for (const appId of apps) for (const subject of subjects) await both((s) => s.listWalletSessions(appId, subject, now));
+    for (const appId of apps) for (const namespace of namespaces) await both((s) => s.listEntries(appId, namespace, now));
   });
 
   it('refuses a duplicate id and leaves the stored session as it was', async () => {

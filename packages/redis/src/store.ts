@@ -16,6 +16,7 @@ import {
   type StatsCounter,
   type Store,
   type StoreCreateSessionInput,
+  type StoredEntry,
   type StoreStats,
   sessionIdTag,
   type ValidateSessionInput,
@@ -27,6 +28,7 @@ import { AuditAppender } from './audit.js';
 import {
   asArray,
   asString,
+  decodeEntries,
   decodeOptionalSession,
   decodeSession,
   decodeSnapshot,
@@ -37,15 +39,19 @@ import {
 import { appSessionMember, KeyLayout, parseAppSessionMember } from './keys.js';
 import { type RedisStoreOptions, type ResolvedRedisStoreOptions, resolveOptions } from './options.js';
 import {
+  ADD_ENTRY,
   APPEND_AUDIT,
   CLEANUP_SESSION,
   CREATE_SESSION,
   DELETE_SESSION,
   DELETE_WALLET,
   INCREMENT_COUNTERS,
+  LIST_ENTRIES,
   LIST_WALLET,
+  PUT_ENTRY,
   ROTATE_REFRESH,
   SET_SESSION_DATA,
+  TAKE_ENTRY,
   VALIDATE_SESSION,
 } from './scripts.js';
 
@@ -55,8 +61,41 @@ type Client = Redis | Cluster;
 const MAX_SNAPSHOT_ATTEMPTS = 50;
 /** Keys per burst of independent reads (stats, cleanup, audit pages): bounded memory and reply size. */
 const READ_CHUNK = 500;
+/**
+ * Milliseconds an entry's key outlives its expiresAt in Redis: its TTL is `expiresAt − now` plus
+ * this. Every read judges an entry by its stored expiresAt, so callers never see the slack. It
+ * covers app servers whose clocks disagree: Redis must not drop an entry that a server running
+ * behind still counts as live (a replay cache that forgets early accepts a replay).
+ */
+export const ENTRY_TTL_SLACK_MS = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs a snapshot script (see scripts.ts) until it stops answering 'retry'. Each retry means the
+ * index changed between the read and the script, so it backs off a little after the first few.
+ */
+async function untilSnapshotHolds(what: string, attempt: () => Promise<unknown>): Promise<unknown[]> {
+  for (let n = 0; n < MAX_SNAPSHOT_ATTEMPTS; n++) {
+    const reply = asArray(await attempt(), what);
+    if (reply[0] !== 'retry') return reply;
+    if (n >= 2) await sleep(Math.random() * 2 ** Math.min(n, 6));
+  }
+  throw new Error(`${what}: the index kept changing; gave up after ${MAX_SNAPSHOT_ATTEMPTS} attempts`);
+}
+
+/**
+ * The ARGV an entry write shares (key, value, expiresAt, ttl ms, prune bound), computed in Node
+ * so that Lua never formats a number. The TTL is relative to the engine's `now`, never an
+ * absolute PEXPIREAT, so a frozen or skewed clock cannot make Redis drop a live entry.
+ */
+function entryWriteArgs(entry: StoredEntry, now: number): string[] {
+  if (!Number.isFinite(entry.expiresAt)) {
+    throw new LatchkeyError('INTERNAL_ERROR', { message: 'RedisStore: entry expiresAt must be a finite number' });
+  }
+  const ttl = entry.expiresAt > now - ENTRY_TTL_SLACK_MS ? Math.ceil(entry.expiresAt - now) + ENTRY_TTL_SLACK_MS : 0;
+  return [entry.key, entry.value, String(entry.expiresAt), String(ttl), String(now - ENTRY_TTL_SLACK_MS)];
+}
 
 /** Settles when `p` does or after `ms`, whichever comes first; never rejects. */
 function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
@@ -512,6 +551,59 @@ export class RedisStore implements Store {
     });
   }
 
+  // ---- entries --------------------------------------------------------------------------------
+  // One namespace's keys share the tag {<appId>:e:<namespace>}: each write, take and delete is one
+  // script over the entry's value key and the namespace's index.
+
+  async putEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<void> {
+    const keys = [this.#keys.entry(appId, namespace, entry.key), this.#keys.entryIndex(appId, namespace)];
+    const args = entryWriteArgs(entry, now);
+    return this.#call(async (c) => {
+      await PUT_ENTRY.run(c, keys, args);
+    });
+  }
+
+  async addEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<boolean> {
+    const keys = [this.#keys.entry(appId, namespace, entry.key), this.#keys.entryIndex(appId, namespace)];
+    const args = [...entryWriteArgs(entry, now), String(now)];
+    return this.#call(async (c) => (await ADD_ENTRY.run(c, keys, args)) === 1);
+  }
+
+  async takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    const keys = [this.#keys.entry(appId, namespace, key), this.#keys.entryIndex(appId, namespace)];
+    return this.#call(async (c) => {
+      const value = await TAKE_ENTRY.run(c, keys, [key, String(now)]);
+      return value === null ? null : asString(value, 'entry value');
+    });
+  }
+
+  /**
+   * Two round trips: the index's members scored above `now`, then the list script, which proves
+   * they are still exactly the live ones and reads their values in the same atomic step (a key
+   * rotation that puts a new key and deletes the old one never shows an empty list).
+   */
+  async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
+    const indexKey = this.#keys.entryIndex(appId, namespace);
+    return this.#call(async (c) => {
+      const reply = await untilSnapshotHolds('entry list', async () => {
+        const keys = await c.zrangebyscore(indexKey, `(${now}`, '+inf');
+        // Nothing live: the read alone is the answer, atomic on its own.
+        if (keys.length === 0) return ['ok', []];
+        return LIST_ENTRIES.run(
+          c,
+          [indexKey, ...keys.map((key) => this.#keys.entry(appId, namespace, key))],
+          [String(now), String(keys.length), ...keys],
+        );
+      });
+      return decodeEntries(reply[1]);
+    });
+  }
+
+  async deleteEntry(appId: string, namespace: string, key: string, now: number): Promise<boolean> {
+    const keys = [this.#keys.entry(appId, namespace, key), this.#keys.entryIndex(appId, namespace)];
+    return this.#call(async (c) => (await TAKE_ENTRY.run(c, keys, [key, String(now)])) !== null);
+  }
+
   // ---- counters and stats ---------------------------------------------------------------------
 
   async incrementCounters(appId: string, deltas: Partial<Record<StatsCounter, number>>): Promise<void> {
@@ -652,15 +744,9 @@ export class RedisStore implements Store {
     attempt: (walletKey: string, ids: string[]) => Promise<unknown>,
   ): Promise<unknown[]> {
     const walletKey = this.#keys.wallet(appId, subject);
-    return this.#serially(`${appId}\u0000${subject}`, async () => {
-      for (let n = 0; n < MAX_SNAPSHOT_ATTEMPTS; n++) {
-        const ids = await c.zrange(walletKey, 0, -1);
-        const reply = asArray(await attempt(walletKey, ids), 'wallet script');
-        if (reply[0] !== 'retry') return reply;
-        if (n >= 2) await sleep(Math.random() * 2 ** Math.min(n, 6));
-      }
-      throw new Error(`wallet index kept changing; gave up after ${MAX_SNAPSHOT_ATTEMPTS} attempts`);
-    });
+    return this.#serially(`${appId}\u0000${subject}`, () =>
+      untilSnapshotHolds('wallet script', async () => attempt(walletKey, await c.zrange(walletKey, 0, -1))),
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /** Stored in `PRAGMA user_version`. Bump it, and add a step to `MIGRATIONS`, for every schema change. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Step `i` takes a file from version `i` to `i + 1`. Every statement is idempotent so that two
@@ -61,6 +61,19 @@ const MIGRATIONS: readonly string[] = [
     value  INTEGER NOT NULL,
     PRIMARY KEY (app_id, name)
   ) WITHOUT ROWID;
+  `,
+  // 1 → 2: short-lived entries (nonces, replay caches, signing keys). A rowid table, so cleanup can
+  // delete expired rows in bounded batches by rowid.
+  `
+  CREATE TABLE IF NOT EXISTS entries (
+    app_id     TEXT    NOT NULL,
+    namespace  TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, namespace, key)
+  );
+  CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
   `,
 ];
 

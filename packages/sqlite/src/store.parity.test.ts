@@ -32,6 +32,9 @@ function prng(seed: number): () => number {
 const APPS = ['app-a', 'app-b'];
 const SUBJECTS = ['eip155:1:0xA', 'eip155:1:0xB', 'solana:mainnet:C'];
 const COUNTERS: StatsCounter[] = ['created', 'refreshed', 'revoked', 'expired'];
+const NAMESPACES = ['nonce', 'keys'];
+// U+1F600 and U+E000 sort one way by UTF-16 code units (JavaScript) and the other by UTF-8 bytes (SQLite).
+const ENTRY_KEYS = ['a', '\uE000', '\u{1F600}', 'x'.repeat(256)];
 
 async function runScenario(seed: number, steps: number): Promise<void> {
   const random = prng(seed);
@@ -52,6 +55,16 @@ async function runScenario(seed: number, steps: number): Promise<void> {
   };
   const known: { appId: string; id: string }[] = [];
   const hashes = new Set<string>(['never-seen']);
+  const written: { appId: string; namespace: string; key: string; expiresAt: number }[] = [];
+  // Half the time an entry written before, at `now` or exactly at (or just before) its expiry, so the
+  // boundaries are met far more often than a random walk of `now` would meet them. The stores keep no
+  // clock of their own for entries, so a moment other than `now` is a fair question.
+  const entryTarget = (): { appId: string; namespace: string; key: string; at: number } => {
+    if (written.length === 0 || random() < 0.5)
+      return { appId: pick(APPS), namespace: pick(NAMESPACES), key: pick(ENTRY_KEYS), at: now };
+    const { appId, namespace, key, expiresAt } = pick(written);
+    return { appId, namespace, key, at: pick([now, expiresAt - 1, expiresAt]) };
+  };
 
   // Every random choice is made before `both`, so the two stores get the same arguments.
   const both = async <T>(label: string, op: (store: Store) => Promise<T>): Promise<void> => {
@@ -62,7 +75,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
   for (let step = 0; step < steps; step += 1) {
     now += int(4) * 1000;
     const target = known.length > 0 && random() < 0.9 ? pick(known) : { appId: pick(APPS), id: `${step}`.padStart(32, 'f') };
-    switch (int(13)) {
+    switch (int(22)) {
       case 0:
       case 1: {
         const idle = expiry();
@@ -156,6 +169,41 @@ async function runScenario(seed: number, steps: number): Promise<void> {
         await both('incrementCounters', (s) => s.incrementCounters(appId, deltas));
         break;
       }
+      case 12:
+      case 13:
+      case 14: {
+        // Half short-lived (from already expired through exactly `at`), half long enough to be met again.
+        const { appId, namespace, key, at } = entryTarget();
+        const lifetime = random() < 0.5 ? int(8) - 1 : int(300);
+        const entry = { key, value: `e${step}`, expiresAt: at + lifetime * 1000 };
+        written.push({ appId, namespace, key, expiresAt: entry.expiresAt });
+        if (random() < 0.5) await both('putEntry', (s) => s.putEntry(appId, namespace, { ...entry }, at));
+        else await both('addEntry', (s) => s.addEntry(appId, namespace, { ...entry }, at));
+        break;
+      }
+      case 15:
+      case 16: {
+        const { appId, namespace, key, at } = entryTarget();
+        await both('takeEntry', (s) => s.takeEntry(appId, namespace, key, at));
+        break;
+      }
+      case 17:
+      case 18: {
+        const { appId, namespace, key, at } = entryTarget();
+        await both('deleteEntry', (s) => s.deleteEntry(appId, namespace, key, at));
+        break;
+      }
+      case 19: {
+        // A list that the caller mutates must not change what either store holds.
+        const { appId, namespace, at } = entryTarget();
+        await both('listEntries (mutated after)', async (s) => {
+          const listed = await s.listEntries(appId, namespace, at);
+          const answer = structuredClone(listed);
+          for (const e of listed) e.value = 'mutated';
+          return answer;
+        });
+        break;
+      }
       default: {
         const appId = pick(APPS);
         await both('readStats', (s) => s.readStats(appId, now));
@@ -165,6 +213,11 @@ async function runScenario(seed: number, steps: number): Promise<void> {
     await both('listWalletSessions', (s) => s.listWalletSessions(target.appId, subject, now));
     // Every stored record, live or not, so a divergence is caught at the step that caused it.
     for (const { appId, id } of known) await both(`getSession after step ${step}`, (s) => s.getSession(appId, id));
+    for (const appId of APPS) {
+      for (const namespace of NAMESPACES) {
+        await both(`listEntries after step ${step}`, (s) => s.listEntries(appId, namespace, now));
+      }
+    }
   }
   await sqlite.close();
 }

@@ -5,7 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type AuditDraft, type AuditEntry, isLatchkeyError, type SessionRecord, verifyAuditChain } from '@latchkey/core';
+import {
+  type AuditDraft,
+  type AuditEntry,
+  isLatchkeyError,
+  MAX_ENTRY_KEY_LENGTH,
+  type SessionRecord,
+  verifyAuditChain,
+} from '@latchkey/core';
 import { describeStoreConformance, type StoreHarness } from '@latchkey/core/conformance';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -118,12 +125,12 @@ describe('SqliteStore on a real file', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      expect(tables).toEqual(['audit', 'audit_heads', 'counters', 'sessions']);
+      expect(tables).toEqual(['audit', 'audit_heads', 'counters', 'entries', 'sessions']);
       const indexes = db
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
         .pluck()
         .all();
-      expect(indexes).toEqual(['audit_by_subject', 'sessions_by_expiry', 'sessions_by_wallet']);
+      expect(indexes).toEqual(['audit_by_subject', 'entries_by_expiry', 'sessions_by_expiry', 'sessions_by_wallet']);
     });
   });
 
@@ -211,6 +218,11 @@ describe('SqliteStore on a real file', () => {
       () => store.queryAudit('app', { limit: 10 }),
       () => store.incrementCounters('app', {}),
       () => store.readStats('app', T0),
+      () => store.putEntry('app', 'nonce', { key: 'k', value: 'v', expiresAt: T0 + HOUR }, T0),
+      () => store.addEntry('app', 'nonce', { key: 'k', value: 'v', expiresAt: T0 + HOUR }, T0),
+      () => store.takeEntry('app', 'nonce', 'k', T0),
+      () => store.listEntries('app', 'nonce', T0),
+      () => store.deleteEntry('app', 'nonce', 'k', T0),
       () => store.ping(),
     ];
     for (const call of calls) {
@@ -259,6 +271,86 @@ describe('SqliteStore on a real file', () => {
     expect(await store.getSession('two', ids[3]!)).not.toBeNull();
   });
 
+  it('refuses a bad entry namespace or key with STORE_UNAVAILABLE, naming no key; accepts the bounds', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const entry = (key: string) => ({ key, value: 'v', expiresAt: T0 + HOUR });
+    const secretKey = `nonce-${'s'.repeat(MAX_ENTRY_KEY_LENGTH)}`;
+    const calls: (() => Promise<unknown>)[] = [];
+    for (const namespace of ['', 'Nonce', '1nonce', 'n'.repeat(33), 'no nce']) {
+      calls.push(
+        () => store.putEntry('app', namespace, entry('k'), T0),
+        () => store.addEntry('app', namespace, entry('k'), T0),
+        () => store.takeEntry('app', namespace, 'k', T0),
+        () => store.listEntries('app', namespace, T0),
+        () => store.deleteEntry('app', namespace, 'k', T0),
+      );
+    }
+    for (const key of [secretKey, 'lone \uD800 surrogate']) {
+      calls.push(
+        () => store.putEntry('app', 'nonce', entry(key), T0),
+        () => store.addEntry('app', 'nonce', entry(key), T0),
+        () => store.takeEntry('app', 'nonce', key, T0),
+        () => store.deleteEntry('app', 'nonce', key, T0),
+      );
+    }
+    for (const call of calls) {
+      const error = await call().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
+      expect(String((error as Error).cause)).not.toContain(secretKey);
+    }
+    expect(withRaw(store.path, (db) => db.prepare('SELECT count(*) FROM entries').pluck().get())).toBe(0);
+
+    // The bounds themselves are accepted, and keys list in JavaScript's order (UTF-16 code units),
+    // where U+1F600 sorts before U+E000; SQLite's own byte order would put it after.
+    const longest = 'k'.repeat(MAX_ENTRY_KEY_LENGTH);
+    const widest = `a${'z'.repeat(31)}`;
+    for (const key of ['\uE000', longest, '\u{1F600}']) await store.putEntry('app', widest, entry(key), T0);
+    expect((await store.listEntries('app', widest, T0)).map((e) => e.key)).toEqual([longest, '\u{1F600}', '\uE000']);
+  });
+
+  it('cleanupExpired sweeps every expired entry, beyond one batch and whatever the limit, leaving live ones', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    withRaw(store.path, (db) => {
+      const insert = db.prepare('INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (?, ?, ?, ?, ?)');
+      db.transaction(() => {
+        for (let i = 0; i < 2500; i += 1) insert.run(i % 2 ? 'one' : 'two', 'nonce', `n${i}`, 'v', T0 + 1 + (i % 5));
+      })();
+    });
+    await store.putEntry('one', 'keys', { key: 'live', value: 'v', expiresAt: T0 + 6 }, T0);
+    expect(await store.cleanupExpired(T0 + 5, 0)).toEqual([]);
+    const left = withRaw(store.path, (db) => db.prepare('SELECT app_id, namespace, key FROM entries').all());
+    expect(left).toEqual([{ app_id: 'one', namespace: 'keys', key: 'live' }]);
+    expect(await store.listEntries('one', 'keys', T0 + 5)).toEqual([{ key: 'live', value: 'v', expiresAt: T0 + 6 }]);
+  });
+
+  it('takes each nonce once and admits each replay key once with four connections racing from four threads', async () => {
+    const file = freshPath();
+    const store = track(new SqliteStore({ path: file }));
+    const keys = 200;
+    for (let i = 0; i < keys; i += 1) {
+      await store.putEntry('app', 'nonce', { key: `n${i}`, value: `v${i}`, expiresAt: T0 + HOUR }, T0);
+      // An expired replay row under every other key must not block the add.
+      if (i % 2) await store.putEntry('app', 'replay', { key: `r${i}`, value: 'stale', expiresAt: T0 }, T0 - 1);
+    }
+    const module = pathToFileURL(path.resolve(import.meta.dirname, '../dist/index.js')).href;
+    if (!fs.existsSync(new URL(module))) throw new Error('build @latchkey/sqlite first (npm run build): the workers load dist/');
+    const start = new SharedArrayBuffer(4);
+    const racers = await Promise.all(Array.from({ length: 4 }, (_, worker) => entryRacer({ module, file, worker, keys, start })));
+    Atomics.store(new Int32Array(start), 0, 1);
+    Atomics.notify(new Int32Array(start), 0);
+    const results = await Promise.all(racers.map((r) => r.done));
+
+    const taken = results.flatMap((r) => r.taken).sort();
+    expect(taken).toEqual(Array.from({ length: keys }, (_, i) => `v${i}`).sort());
+    const added = results.flatMap((r) => r.added).sort();
+    expect(added).toEqual(Array.from({ length: keys }, (_, i) => `r${i}`).sort());
+    expect(await store.listEntries('app', 'nonce', T0)).toEqual([]);
+    expect(await store.listEntries('app', 'replay', T0)).toHaveLength(keys);
+  });
+
   it('a write waits for another connection holding the write lock instead of failing', async () => {
     const file = freshPath();
     const store = track(new SqliteStore({ path: file, busyTimeoutMs: 5000 }));
@@ -296,6 +388,58 @@ describe('SqliteStore on a real file', () => {
     expect(verified).toMatchObject({ valid: true, entries: 120 });
   });
 });
+
+/**
+ * One thread with its own SqliteStore (loaded from dist/). Once its store is open it says so and
+ * waits for the shared start flag, then tries to take every nonce and add every replay key,
+ * interleaving the two; `done` answers what it won.
+ */
+async function entryRacer(workerData: {
+  module: string;
+  file: string;
+  worker: number;
+  keys: number;
+  start: SharedArrayBuffer;
+}): Promise<{ done: Promise<{ taken: string[]; added: string[] }> }> {
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      const { SqliteStore } = await import(workerData.module);
+      const store = new SqliteStore({ path: workerData.file });
+      const T0 = Date.UTC(2026, 0, 1);
+      const taken = [];
+      const added = [];
+      parentPort.postMessage('ready');
+      Atomics.wait(new Int32Array(workerData.start), 0, 0);
+      for (let j = 0; j < workerData.keys; j += 1) {
+        // Each thread walks the keys from its own offset so the races spread over every key.
+        const i = (j + workerData.worker * 7) % workerData.keys;
+        const value = await store.takeEntry('app', 'nonce', 'n' + i, T0);
+        if (value !== null) taken.push(value);
+        const entry = { key: 'r' + i, value: 'w' + workerData.worker, expiresAt: T0 + 3600000 };
+        if (await store.addEntry('app', 'replay', entry, T0)) added.push('r' + i);
+      }
+      await store.close();
+      parentPort.postMessage({ taken, added });
+    })().catch((error) => parentPort.postMessage(String(error && error.stack)));
+    `,
+    { eval: true, workerData },
+  );
+  const [ready] = await once(worker, 'message');
+  if (ready !== 'ready') {
+    await worker.terminate();
+    throw new Error(String(ready));
+  }
+  // As in holdWriteLock: listening again right after the first message cannot miss the second.
+  const done = once(worker, 'message')
+    .then(([message]) => {
+      if (typeof message === 'string') throw new Error(message);
+      return message as { taken: string[]; added: string[] };
+    })
+    .finally(() => worker.terminate());
+  return { done };
+}
 
 /**
  * Another thread (standing in for another process) takes the write lock and keeps it for

@@ -5,9 +5,11 @@ import {
   type CreateSessionResult,
   decideRotation,
   EMPTY_AUDIT_HEAD,
+  ENTRY_NAMESPACE_PATTERN,
   isLive,
   LatchkeyError,
   linkAuditEntries,
+  MAX_ENTRY_KEY_LENGTH,
   type RotateRefreshInput,
   type RotateRefreshResult,
   type SessionRecord,
@@ -15,6 +17,7 @@ import {
   type StatsCounter,
   type Store,
   type StoreCreateSessionInput,
+  type StoredEntry,
   type StoreStats,
   type ValidateSessionInput,
   zeroCounters,
@@ -74,14 +77,39 @@ type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
 const LIVE = 'expires_at > ?';
 
+/** Expired entries deleted per statement by `cleanupExpired`, so no sweep holds the write lock for long. */
+const ENTRY_SWEEP_BATCH = 1000;
+
+/** A lone surrogate would reach SQLite as U+FFFD, so two different keys could share one row. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/*
+ * Bad namespaces and keys are caller bugs, thrown as plain Errors so that `#run` reports them as
+ * STORE_UNAVAILABLE like every other failure (as a duplicate session id is). The messages name the
+ * rule, never the key: a key may be a nonce.
+ */
+function assertEntryNamespace(namespace: string): void {
+  if (typeof namespace !== 'string' || !ENTRY_NAMESPACE_PATTERN.test(namespace)) {
+    throw new Error(`entry namespace must match ${String(ENTRY_NAMESPACE_PATTERN)}`);
+  }
+}
+
+function assertEntryAddress(namespace: string, key: string): void {
+  assertEntryNamespace(namespace);
+  if (typeof key !== 'string' || key.length > MAX_ENTRY_KEY_LENGTH || LONE_SURROGATE.test(key)) {
+    throw new Error(`entry key must be a well-formed string of at most ${MAX_ENTRY_KEY_LENGTH} UTF-16 code units`);
+  }
+}
+
 /**
  * The Latchkey `Store` on one SQLite file (better-sqlite3, WAL). The embedded default: no other
  * service, and several processes may share the file.
  *
- * Every method that reads and then writes runs in one `BEGIN IMMEDIATE` transaction, so it holds
- * the file's write lock from its first read and no other connection (in this process or another)
- * can interleave. Single-statement methods rely on SQLite's statement atomicity. Methods are
- * `async` to fit the contract but do their work synchronously, without yielding.
+ * Every method that reads and then writes with more than one statement runs in one `BEGIN
+ * IMMEDIATE` transaction, so it holds the file's write lock from its first read and no other
+ * connection (in this process or another) can interleave. Single-statement methods (the entry
+ * methods among them: an upsert, or `DELETE … RETURNING`) rely on SQLite's statement atomicity.
+ * Methods are `async` to fit the contract but do their work synchronously, without yielding.
  *
  * Every failure, including use after `close()`, throws a `LatchkeyError` with code
  * `STORE_UNAVAILABLE` (the SQLite error is its `cause`), so the engine fails closed.
@@ -207,9 +235,19 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * Expired entries go first, in batches of single DELETE statements, and whatever the limit (as
+   * MemoryStore drops them all). Doing them first means a failing sweep throws before any session is
+   * deleted, so no session is removed without being returned for the engine to audit.
+   */
   async cleanupExpired(now: number, limit: number): Promise<SessionRecord[]> {
-    // Rounded as MemoryStore's `slice(0, limit)` rounds it.
-    return this.#run(() => (limit >= 1 ? this.#tx.cleanupExpired.immediate(now, sqlLimit(Math.floor(limit))) : []));
+    return this.#run(() => {
+      let swept: number;
+      do swept = this.#sql.sweepEntries.run(now, ENTRY_SWEEP_BATCH).changes;
+      while (swept === ENTRY_SWEEP_BATCH);
+      // Rounded as MemoryStore's `slice(0, limit)` rounds it.
+      return limit >= 1 ? this.#tx.cleanupExpired.immediate(now, sqlLimit(Math.floor(limit))) : [];
+    });
   }
 
   async appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]> {
@@ -228,6 +266,61 @@ export class SqliteStore implements Store {
         this.#auditQueries.set(sql, stmt);
       }
       return stmt.all(...params).map(rowToAudit);
+    });
+  }
+
+  /** One upsert statement. */
+  async putEntry(appId: string, namespace: string, entry: StoredEntry, _now: number): Promise<void> {
+    this.#run(() => {
+      assertEntryAddress(namespace, entry.key);
+      this.#sql.putEntry.run(appId, namespace, entry.key, entry.value, entry.expiresAt);
+    });
+  }
+
+  /**
+   * One upsert statement whose update applies only over an expired row, so it is atomic across
+   * connections: of concurrent adds of one key exactly one changes a row, and an expired row never
+   * blocks the add.
+   */
+  async addEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<boolean> {
+    return this.#run(() => {
+      assertEntryAddress(namespace, entry.key);
+      return this.#sql.addEntry.run(appId, namespace, entry.key, entry.value, entry.expiresAt, now).changes > 0;
+    });
+  }
+
+  /**
+   * One `DELETE … RETURNING` statement, so of concurrent takes exactly one gets the row. An expired
+   * row is deleted too (as MemoryStore does) but its value is not returned.
+   */
+  async takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    return this.#run(() => {
+      assertEntryAddress(namespace, key);
+      const row = this.#sql.deleteEntry.get(appId, namespace, key);
+      return row && now < row.expires_at ? row.value : null;
+    });
+  }
+
+  /**
+   * One SELECT. Sorted here rather than in SQL: SQLite orders text by UTF-8 bytes and JavaScript by
+   * UTF-16 code units, which disagree above U+FFFF, and MemoryStore's order is the contract's.
+   */
+  async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
+    return this.#run(() => {
+      assertEntryNamespace(namespace);
+      return this.#sql.liveEntries
+        .all(appId, namespace, now)
+        .map((row): StoredEntry => ({ key: row.key, value: row.value, expiresAt: row.expires_at }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    });
+  }
+
+  /** One `DELETE … RETURNING` statement; an expired row is deleted too but does not count. */
+  async deleteEntry(appId: string, namespace: string, key: string, now: number): Promise<boolean> {
+    return this.#run(() => {
+      assertEntryAddress(namespace, key);
+      const row = this.#sql.deleteEntry.get(appId, namespace, key);
+      return row !== undefined && now < row.expires_at;
     });
   }
 
@@ -379,6 +472,25 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO counters (app_id, name, value) VALUES (?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET value = value + excluded.value',
     ),
     readCounters: db.prepare<[string], { name: string; value: number }>('SELECT name, value FROM counters WHERE app_id = ?'),
+    putEntry: db.prepare<[string, string, string, string, number]>(
+      'INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (app_id, namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+    ),
+    // The WHERE makes a live row win the conflict: nothing changes, and `changes` is 0.
+    addEntry: db.prepare<[string, string, string, string, number, number]>(
+      'INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (app_id, namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at ' +
+        'WHERE entries.expires_at <= ?',
+    ),
+    deleteEntry: db.prepare<[string, string, string], { value: string; expires_at: number }>(
+      'DELETE FROM entries WHERE app_id = ? AND namespace = ? AND key = ? RETURNING value, expires_at',
+    ),
+    liveEntries: db.prepare<[string, string, number], { key: string; value: string; expires_at: number }>(
+      `SELECT key, value, expires_at FROM entries WHERE app_id = ? AND namespace = ? AND ${LIVE}`,
+    ),
+    sweepEntries: db.prepare<[number, number]>(
+      'DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries WHERE expires_at <= ? LIMIT ?)',
+    ),
   };
 }
 

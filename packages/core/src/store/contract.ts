@@ -81,6 +81,18 @@ export const STATS_COUNTERS: readonly StatsCounter[] = [
   'expired',
 ];
 
+/** A short-lived value in an app's namespace: single-use nonces, replay caches, signing keys. */
+export interface StoredEntry {
+  key: string;
+  value: string;
+  /** Milliseconds since the epoch; the entry is live while `now < expiresAt`. */
+  expiresAt: number;
+}
+
+/** Namespaces are short lowercase words; keys are at most 256 characters. */
+export const ENTRY_NAMESPACE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const MAX_ENTRY_KEY_LENGTH = 256;
+
 export function zeroCounters(): Record<StatsCounter, number> {
   return Object.fromEntries(STATS_COUNTERS.map((k) => [k, 0])) as Record<StatsCounter, number>;
 }
@@ -150,7 +162,7 @@ export interface Store {
   /**
    * Deletes sessions expired at `now` (across all apps), at most `limit` per call, earliest expiry
    * first (ties by appId, then id), and returns them. Each deletion removes the session and its
-   * index entry together.
+   * index entry together. Expired entries (`putEntry`) may be dropped here too, silently.
    */
   cleanupExpired(now: number, limit: number): Promise<SessionRecord[]>;
 
@@ -164,6 +176,27 @@ export interface Store {
 
   /** Entries in chain order (ascending seq) that match the query. */
   queryAudit(appId: string, query: AuditQuery): Promise<AuditEntry[]>;
+
+  /** Writes (or replaces) an entry that is live until `expiresAt`. */
+  putEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<void>;
+
+  /**
+   * Atomically writes the entry only when no live entry has its key; true when it wrote. Of any
+   * number of concurrent adds of one key, exactly one answers true (replay caches).
+   */
+  addEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<boolean>;
+
+  /**
+   * Atomically reads and deletes a live entry; null when there is none. Of any number of
+   * concurrent takes of one key, exactly one gets the value (single-use nonces).
+   */
+  takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null>;
+
+  /** The live entries of a namespace, by key. For small namespaces (signing keys, recent revocations). */
+  listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]>;
+
+  /** Deletes an entry; true when a live one was there. */
+  deleteEntry(appId: string, namespace: string, key: string, now: number): Promise<boolean>;
 
   /** Adds to the app's counters. Not atomic with the operation counted. */
   incrementCounters(appId: string, deltas: Partial<Record<StatsCounter, number>>): Promise<void>;

@@ -10,6 +10,7 @@ import {
   type RotateRefreshResult,
   type StatsCounter,
   type Store,
+  type StoredEntry,
   type StoreStats,
   type ValidateSessionInput,
   zeroCounters,
@@ -34,6 +35,7 @@ export class MemoryStore implements Store {
   /** Kept apart from the entries so that deleting the newest entry shows up as a gap. */
   readonly #auditHeads = new Map<string, AuditHead>();
   readonly #counters = new Map<string, Record<StatsCounter, number>>();
+  readonly #entries = new Map<string, Map<string, StoredEntry>>();
   #closed = false;
 
   #check(): void {
@@ -155,6 +157,9 @@ export class MemoryStore implements Store {
       .sort((a, b) => expiresAt(a) - expiresAt(b) || (a.appId < b.appId ? -1 : a.appId > b.appId ? 1 : a.id < b.id ? -1 : 1))
       .slice(0, limit);
     for (const r of expired) this.#remove(r.appId, r.id);
+    for (const entries of this.#entries.values()) {
+      for (const [key, e] of entries) if (now >= e.expiresAt) entries.delete(key);
+    }
     return expired.map(copy);
   }
 
@@ -181,6 +186,55 @@ export class MemoryStore implements Store {
       out.push(structuredClone(e));
     }
     return out;
+  }
+
+  #namespace(appId: string, namespace: string): Map<string, StoredEntry> {
+    const key = `${appId}\u0000${namespace}`;
+    let entries = this.#entries.get(key);
+    if (!entries) {
+      entries = new Map();
+      this.#entries.set(key, entries);
+    }
+    return entries;
+  }
+
+  #liveEntry(appId: string, namespace: string, key: string, now: number): StoredEntry | undefined {
+    const entry = this.#namespace(appId, namespace).get(key);
+    return entry && now < entry.expiresAt ? entry : undefined;
+  }
+
+  async putEntry(appId: string, namespace: string, entry: StoredEntry, _now: number): Promise<void> {
+    this.#check();
+    this.#namespace(appId, namespace).set(entry.key, { ...entry });
+  }
+
+  async addEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<boolean> {
+    this.#check();
+    if (this.#liveEntry(appId, namespace, entry.key, now)) return false;
+    this.#namespace(appId, namespace).set(entry.key, { ...entry });
+    return true;
+  }
+
+  async takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    this.#check();
+    const entry = this.#liveEntry(appId, namespace, key, now);
+    this.#namespace(appId, namespace).delete(key);
+    return entry ? entry.value : null;
+  }
+
+  async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
+    this.#check();
+    return [...this.#namespace(appId, namespace).values()]
+      .filter((e) => now < e.expiresAt)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((e) => ({ ...e }));
+  }
+
+  async deleteEntry(appId: string, namespace: string, key: string, now: number): Promise<boolean> {
+    this.#check();
+    const entry = this.#liveEntry(appId, namespace, key, now);
+    this.#namespace(appId, namespace).delete(key);
+    return entry !== undefined;
   }
 
   async incrementCounters(appId: string, deltas: Partial<Record<StatsCounter, number>>): Promise<void> {
