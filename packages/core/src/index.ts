@@ -1,9 +1,11 @@
+export * from './access/index.js';
 export * from './audit/index.js';
 export * from './crypto/index.js';
 export * from './errors/index.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type Clock, cryptoRandom, ManualClock, type RandomSource, systemClock } from './runtime.js';
 export * from './session/index.js';
+export * from './signin/index.js';
 export * from './store/index.js';
 export { MemoryStore } from './store/memory.js';
 export * from './subject/index.js';

@@ -7,7 +7,8 @@ export type AuditEventType =
   | 'session_revoked'
   | 'wallet_sessions_revoked'
   | 'session_evicted'
-  | 'session_expired';
+  | 'session_expired'
+  | 'signin_failed';
 
 /** An audit event before the store links it onto the app's chain. Never holds a secret. */
 export interface AuditDraft {

@@ -41,19 +41,27 @@ export class SessionDataCipher {
   }
 
   seal(appId: string, sessionId: string, value: unknown): string {
-    const key = this.#keys.get(this.#current)!;
-    const sealed = aesGcmSeal(key, Buffer.from(JSON.stringify(value)), aadFor(appId, sessionId), this.#random);
-    return `${FORMAT}.${this.#current}.${Buffer.from(sealed).toString('base64url')}`;
+    return this.sealWith(aadFor(appId, sessionId), value);
   }
 
   /** Throws SESSION_DATA_UNREADABLE with one fixed message for every failure (unknown key, bad tag, bad shape). */
   open(appId: string, sessionId: string, sealed: string): unknown {
+    return this.openWith(aadFor(appId, sessionId), sealed);
+  }
+
+  /** Seals any JSON value under the current key, bound to `aad` (which says what the value is and whose). */
+  sealWith(aad: string, value: unknown): string {
+    const key = this.#keys.get(this.#current)!;
+    const sealed = aesGcmSeal(key, Buffer.from(JSON.stringify(value)), aad, this.#random);
+    return `${FORMAT}.${this.#current}.${Buffer.from(sealed).toString('base64url')}`;
+  }
+
+  /** Opens what `sealWith` sealed under the same `aad`; SESSION_DATA_UNREADABLE otherwise, one fixed message. */
+  openWith(aad: string, sealed: string): unknown {
     const [format, kid, body, extra] = sealed.split('.');
     const key = kid === undefined ? undefined : this.#keys.get(kid);
     const plain =
-      format === FORMAT && key && body && extra === undefined
-        ? aesGcmOpen(key, Buffer.from(body, 'base64url'), aadFor(appId, sessionId))
-        : null;
+      format === FORMAT && key && body && extra === undefined ? aesGcmOpen(key, Buffer.from(body, 'base64url'), aad) : null;
     if (!plain) throw new LatchkeyError('SESSION_DATA_UNREADABLE');
     return JSON.parse(Buffer.from(plain).toString('utf8'));
   }

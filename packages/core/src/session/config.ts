@@ -3,6 +3,8 @@ import type { DataKeyRing } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { Clock, RandomSource } from '../runtime.js';
+import type { SmartAccountVerifier } from '../signin/siwe.js';
+import { SOLANA_CLUSTERS } from '../signin/siws.js';
 import type { Store } from '../store/contract.js';
 
 const SECOND = 1000;
@@ -14,6 +16,59 @@ export const DEFAULT_APP_ID = 'default';
 const permission = z
   .string()
   .regex(/^(\*|[a-z][a-z0-9_-]*:(\*|[a-z0-9_.-]+))$/, 'permission must be "*" or "<action>:<resource>" (resource may be *)');
+
+const signInSchema = z
+  .object({
+    /** The RFC 3986 authority every message must name, e.g. `app.example.com` or `localhost:3000`. */
+    domain: z.string().min(1).max(255),
+    /** The origin every message URI must have, e.g. `https://app.example.com`. */
+    origin: z
+      .string()
+      .max(300)
+      .refine((o) => URL.canParse(o) && new URL(o).origin === o, 'origin must be a bare origin like https://app.example.com'),
+    /** EIP-155 chain ids accepted by Sign-In with Ethereum; empty turns it off. */
+    chainIds: z.array(z.number().int().positive()).default([]),
+    /** Solana clusters accepted by Sign-In with Solana (`mainnet`, `devnet`, `testnet` or a genesis-hash prefix); empty turns it off. */
+    solanaClusters: z.array(z.string().min(1).max(64)).default([]),
+    /** Seconds an issued nonce stays usable. 300 (5 minutes). */
+    nonceTtlSeconds: z.number().int().positive().max(3600).default(300),
+    /** Seconds of clock difference tolerated on a message's times. 60. */
+    clockSkewSeconds: z.number().int().nonnegative().max(600).default(60),
+  })
+  .strict();
+
+const accessTokensSchema = z
+  .object({
+    /** JWS algorithm. EdDSA (Ed25519) by default; ES256 on request; HS256 only with `secret`. */
+    algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('EdDSA'),
+    /** HS256 only: the shared secret, at least 32 characters. */
+    secret: z.string().optional(),
+    /** The `iss` claim. */
+    issuer: z.string().min(1).max(255).default('latchkey'),
+    /** The `aud` claim verifiers require. */
+    audience: z.string().min(1).max(255),
+    /** Seconds an access token lives, before up to 5% random shortening. 900 (15 minutes). */
+    lifetimeSeconds: z.number().int().min(30).max(86_400).default(900),
+    /** Seconds a new signing key is published in the JWKS before it signs. 60. */
+    keyPublishSeconds: z.number().int().nonnegative().max(3600).default(60),
+    /** Seconds of clock difference tolerated when verifying `exp` and `iat`. 30. */
+    clockSkewSeconds: z.number().int().nonnegative().max(300).default(30),
+    /** Verification also refuses tokens of revoked sessions, learned from the store within a second. */
+    revocationCheck: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.algorithm === 'HS256' && (a.secret === undefined || a.secret.length < 32)) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'HS256 needs a secret of at least 32 characters' });
+    }
+    if (a.algorithm !== 'HS256' && a.secret !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: 'a secret is only for HS256; EdDSA and ES256 keys are generated and stored encrypted',
+      });
+    }
+  });
 
 /** Per-app session settings. Every default and unit is written here, once. */
 export const appSettingsSchema = z
@@ -50,6 +105,10 @@ export const appSettingsSchema = z
     defaultRoles: z.array(z.string().min(1).max(64)).default([]),
     /** Retired refresh-token hashes remembered per session for reuse detection. 32. */
     retiredRefreshTokens: z.number().int().min(1).max(256).default(32),
+    /** Wallet sign-in (Sign-In with Ethereum / Solana). Off unless configured. */
+    signIn: signInSchema.optional(),
+    /** Short-lived JWT access tokens beside the opaque session token. Off unless configured. */
+    accessTokens: accessTokensSchema.optional(),
   })
   .strict()
   .refine((s) => s.idleTimeoutSeconds <= s.absoluteLifetimeSeconds, {
@@ -71,6 +130,30 @@ export interface AppSettings {
   readonly roles: Readonly<Record<string, readonly string[]>>;
   readonly defaultRoles: readonly string[];
   readonly retiredRefreshTokens: number;
+  readonly signIn: SignInSettings | null;
+  readonly accessTokens: AccessTokenSettings | null;
+}
+
+/** Access-token settings in engine units. */
+export interface AccessTokenSettings {
+  readonly algorithm: 'EdDSA' | 'ES256' | 'HS256';
+  readonly secret: string | null;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly lifetimeMs: number;
+  readonly keyPublishMs: number;
+  readonly clockSkewMs: number;
+  readonly isRevocationChecked: boolean;
+}
+
+/** Sign-in settings in engine units; Solana clusters as CAIP-2 references (genesis-hash prefixes). */
+export interface SignInSettings {
+  readonly domain: string;
+  readonly origin: string;
+  readonly chainIds: readonly number[];
+  readonly solanaClusters: readonly string[];
+  readonly nonceTtlMs: number;
+  readonly clockSkewMs: number;
 }
 
 export interface LatchkeyOptions {
@@ -89,6 +172,11 @@ export interface LatchkeyOptions {
   dataKeys?: DataKeyRing;
   /** Seconds between scheduled cleanups of expired sessions; 0 turns the schedule off. 3600. */
   cleanupIntervalSeconds?: number;
+  /**
+   * Smart-account signature checks (ERC-1271, ERC-6492) for Sign-In with Ethereum, by chain id;
+   * usually viem public clients. Without one, only EOA signatures verify on that chain.
+   */
+  smartAccounts?: { verifiers: Readonly<Record<number, SmartAccountVerifier>>; timeoutMs?: number };
 }
 
 function toSettings(input: z.output<typeof appSettingsSchema>): AppSettings {
@@ -103,6 +191,28 @@ function toSettings(input: z.output<typeof appSettingsSchema>): AppSettings {
     roles: Object.freeze(Object.fromEntries(Object.entries(input.roles).map(([k, v]) => [k, Object.freeze([...v])]))),
     defaultRoles: Object.freeze([...input.defaultRoles]),
     retiredRefreshTokens: input.retiredRefreshTokens,
+    signIn: input.signIn
+      ? Object.freeze({
+          domain: input.signIn.domain,
+          origin: input.signIn.origin,
+          chainIds: Object.freeze([...input.signIn.chainIds]),
+          solanaClusters: Object.freeze(input.signIn.solanaClusters.map((c) => SOLANA_CLUSTERS[c] ?? c)),
+          nonceTtlMs: input.signIn.nonceTtlSeconds * SECOND,
+          clockSkewMs: input.signIn.clockSkewSeconds * SECOND,
+        })
+      : null,
+    accessTokens: input.accessTokens
+      ? Object.freeze({
+          algorithm: input.accessTokens.algorithm,
+          secret: input.accessTokens.secret ?? null,
+          issuer: input.accessTokens.issuer,
+          audience: input.accessTokens.audience,
+          lifetimeMs: input.accessTokens.lifetimeSeconds * SECOND,
+          keyPublishMs: input.accessTokens.keyPublishSeconds * SECOND,
+          clockSkewMs: input.accessTokens.clockSkewSeconds * SECOND,
+          isRevocationChecked: input.accessTokens.revocationCheck,
+        })
+      : null,
   });
 }
 

@@ -1,3 +1,5 @@
+import type { AccessTokenResult } from '../access/jwt.js';
+import { AccessTokens, type PublicJwk } from '../access/service.js';
 import { type AuditVerifyResult, verifyAuditChain } from '../audit/chain.js';
 import type { AuditDraft, AuditEntry, AuditEventType } from '../audit/entry.js';
 import { aesGcmOpen, aesGcmSeal, deriveKey } from '../crypto/aead.js';
@@ -5,6 +7,7 @@ import { SessionDataCipher } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type Clock, cryptoRandom, type RandomSource, systemClock } from '../runtime.js';
+import { SignInFlow, type SignInRequest } from '../signin/flow.js';
 import type { StatsCounter, Store, StoreStats } from '../store/contract.js';
 import { parseAccount } from '../subject/index.js';
 import { newSessionId } from '../tokens/ids.js';
@@ -22,6 +25,8 @@ export interface IssuedSession {
   token: string;
   /** `lkr_…`: exchanged for a new pair by `refreshSession`. */
   refreshToken: string;
+  /** A short-lived JWT, when the app has `accessTokens` configured. */
+  accessToken?: string;
 }
 
 /** Every way a token can fail validation. Not exceptions: validation answers with a value. */
@@ -83,6 +88,8 @@ export class Latchkey {
   readonly #random: RandomSource;
   readonly #apps: ReadonlyMap<string, AppSettings>;
   readonly #cipher: SessionDataCipher | null;
+  readonly #signIn: SignInFlow;
+  readonly #access: AccessTokens;
   #logger: Logger;
   #cleanupTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -96,6 +103,28 @@ export class Latchkey {
     this.#logger = options.logger ?? silentLogger;
     this.#apps = resolveAppSettings(options.defaults, options.apps);
     this.#cipher = options.dataKeys ? new SessionDataCipher(options.dataKeys, this.#random) : null;
+    for (const [appId, settings] of this.#apps) AccessTokens.check(appId, settings.accessTokens, this.#cipher);
+    this.#access = new AccessTokens({
+      store: this.#store,
+      clock: this.#clock,
+      random: this.#random,
+      cipher: this.#cipher,
+      logger: () => this.#logger,
+      settings: (appId) => this.settings(appId),
+      storeCall: (operation, call) => this.#storeCall(operation, call),
+    });
+    this.#signIn = new SignInFlow(
+      {
+        store: this.#store,
+        clock: this.#clock,
+        random: this.#random,
+        settings: (appId) => this.settings(appId),
+        createSession: (input) => this.createSession(input),
+        storeCall: (operation, call) => this.#storeCall(operation, call),
+        record: (appId, drafts) => this.#record(appId, drafts, {}),
+      },
+      options.smartAccounts,
+    );
     const interval = options.cleanupIntervalSeconds ?? 3600;
     if (!Number.isInteger(interval) || interval < 0) {
       throw new LatchkeyError('CONFIG_INVALID', {
@@ -117,6 +146,7 @@ export class Latchkey {
   close(): void {
     if (this.#cleanupTimer) clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = null;
+    this.#access.close();
   }
 
   /** Replaces the logger (origin 003's `setLogger`). */
@@ -190,12 +220,56 @@ export class Latchkey {
       draft(now, 'session_created', record, { authMethod: record.authMethod, scope: record.scope, ...deviceDetails(record) }),
     );
     await this.#record(appId, drafts, { created: 1, evicted: result.evicted.length });
+    await this.#noteRevoked(
+      appId,
+      result.evicted.map((r) => r.id),
+    );
     this.#logger.info('session created', { appId, sessionId: id, account: record.subject, authMethod: record.authMethod });
-    return {
-      session: toSession(record, settings.roles),
-      token: formatToken('session', id, sessionSecret),
-      refreshToken: formatToken('refresh', id, refreshSecret),
-    };
+    return this.#issued(record, settings, sessionSecret, refreshSecret);
+  }
+
+  // ---- access tokens ---------------------------------------------------------------------------
+
+  /**
+   * Verifies a JWT access token locally: no store round trip (keys are cached), distinct codes for
+   * every failure. With the app's `revocationCheck`, tokens of revoked sessions fail within a second.
+   */
+  verifyAccessToken(
+    token: string,
+    options: { appId?: string } = {},
+  ): Promise<AccessTokenResult | { valid: false; code: 'STORE_UNAVAILABLE' }> {
+    return this.#access.verify(options.appId ?? DEFAULT_APP_ID, token);
+  }
+
+  /** The app's JWKS document (empty for HS256). */
+  getJwks(options: { appId?: string } = {}): Promise<{ keys: PublicJwk[] }> {
+    return this.#access.jwks(options.appId ?? DEFAULT_APP_ID);
+  }
+
+  /** Publishes a new signing key now; it signs after `keyPublishSeconds`. */
+  rotateSigningKey(options: { appId?: string } = {}): Promise<{ kid: string; activatesAt: number }> {
+    return this.#access.rotate(options.appId ?? DEFAULT_APP_ID);
+  }
+
+  // ---- wallet sign-in -------------------------------------------------------------------------
+
+  /** Issues a single-use sign-in nonce for an app with `signIn` settings. */
+  issueNonce(options: { appId?: string } = {}): Promise<{ nonce: string; expiresAt: number }> {
+    return this.#signIn.issueNonce(options);
+  }
+
+  /**
+   * Sign-In with Ethereum (EIP-4361): consumes the message's nonce, checks domain, URI origin,
+   * chain id and time bounds against the app's settings, verifies the signature (EOA, ERC-1271,
+   * ERC-6492), and creates a fresh session capped at the message's Expiration Time.
+   */
+  signInWithEthereum(request: SignInRequest): Promise<IssuedSession> {
+    return this.#signIn.signInWithEthereum(request);
+  }
+
+  /** Sign-In with Solana: the same flow with an Ed25519 signature. */
+  signInWithSolana(request: SignInRequest): Promise<IssuedSession> {
+    return this.#signIn.signInWithSolana(request);
   }
 
   /**
@@ -277,7 +351,7 @@ export class Latchkey {
           [draft(now, 'session_refreshed', result.record, { generation: result.record.refresh.generation })],
           { refreshed: 1 },
         );
-        return this.#issued(result.record, settings, sessionSecret, refreshSecret);
+        return await this.#issued(result.record, settings, sessionSecret, refreshSecret);
       }
       case 'grace': {
         const sealed = result.record.refresh.successor;
@@ -288,7 +362,7 @@ export class Latchkey {
           this.#logger.error('grace successor could not be opened', { appId, sessionId: parsed.id });
           throw new LatchkeyError('REFRESH_TOKEN_INVALID');
         }
-        return this.#issued(result.record, settings, s, r);
+        return await this.#issued(result.record, settings, s, r);
       }
       case 'reused': {
         const record = result.record;
@@ -300,6 +374,7 @@ export class Latchkey {
             revoked: 1,
           },
         );
+        await this.#noteRevoked(appId, [record.id]);
         this.#logger.warn('refresh token reuse detected; session revoked', {
           appId,
           sessionId: record.id,
@@ -338,6 +413,7 @@ export class Latchkey {
     const record = await this.#storeCall('deleteSession', () => this.#store.deleteSession(appId, sessionId));
     if (!record) return false;
     await this.#record(appId, [draft(now, 'session_revoked', record, { reason: options.reason ?? 'revoked' })], { revoked: 1 });
+    await this.#noteRevoked(appId, [record.id]);
     return true;
   }
 
@@ -383,6 +459,10 @@ export class Latchkey {
         },
       ],
       { revoked: deleted.length },
+    );
+    await this.#noteRevoked(
+      appId,
+      deleted.map((r) => r.id),
     );
     return { revoked: deleted.length };
   }
@@ -538,12 +618,32 @@ export class Latchkey {
     return this.#cipher;
   }
 
-  #issued(record: SessionRecord, settings: AppSettings, sessionSecret: string, refreshSecret: string): IssuedSession {
-    return {
+  async #issued(
+    record: SessionRecord,
+    settings: AppSettings,
+    sessionSecret: string,
+    refreshSecret: string,
+  ): Promise<IssuedSession> {
+    const issued: IssuedSession = {
       session: toSession(record, settings.roles),
       token: formatToken('session', record.id, sessionSecret),
       refreshToken: formatToken('refresh', record.id, refreshSecret),
     };
+    if (settings.accessTokens) issued.accessToken = await this.#access.issue(record.appId, record);
+    return issued;
+  }
+
+  /** Tells access-token verifiers on every node; a failure is logged (the session is already gone). */
+  async #noteRevoked(appId: string, sessionIds: string[]): Promise<void> {
+    try {
+      await this.#access.noteRevoked(appId, sessionIds);
+    } catch (error) {
+      this.#logger.error('revocation could not be recorded for access-token verifiers', {
+        appId,
+        sessionIds,
+        error: String(error),
+      });
+    }
   }
 
   async #storeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {

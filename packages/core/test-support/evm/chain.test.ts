@@ -153,11 +153,11 @@ describe('OwnedWallet.isValidSignature', () => {
   }
 
   it.each([
-    ['the owner’s signature', ({ r, s, v }: Parts) => concat([r, s, toHex(v)]), '0x1626ba7e'],
-    ['its malleable high-s twin', malleableTwin, '0xffffffff'],
-    ['v as 0/1', ({ r, s, v }: Parts) => concat([r, s, toHex(v - 27)]), '0xffffffff'],
-    ['a 64-byte compact form', ({ r, s }: Parts) => concat([r, s]), '0xffffffff'],
-  ])('answers %s with %s', async (_, encode, expected) => {
+    ['the owner’s signature', '0x1626ba7e', ({ r, s, v }: Parts) => concat([r, s, toHex(v)])],
+    ['its malleable high-s twin', '0xffffffff', malleableTwin],
+    ['v as 0/1', '0xffffffff', ({ r, s, v }: Parts) => concat([r, s, toHex(v - 27)])],
+    ['a 64-byte compact form', '0xffffffff', ({ r, s }: Parts) => concat([r, s])],
+  ])('answers %s with %s', async (_, expected, encode) => {
     const client = createPublicClient({ transport: http(chain.url) });
     const { abi } = artifacts.contracts.OwnedWallet;
     const args = [hashMessage(message), encode(await ownerParts())];

@@ -50,7 +50,7 @@ export interface TestChain {
 }
 
 /** The caller of `deploy` and `execute` unless `from` is given. */
-export const defaultSender: Address = '0x00000000000000000000000000000000000D3910';
+export const defaultSender: Address = '0x00000000000000000000000000000000000d3910';
 
 const callGasLimit = 50_000_000n;
 const genesisTimestamp = 1_700_000_000n;

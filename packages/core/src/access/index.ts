@@ -1,0 +1,10 @@
+export {
+  type AccessTokenAlgorithm,
+  type AccessTokenClaims,
+  type AccessTokenFailure,
+  type AccessTokenResult,
+  type VerificationKey,
+  verificationKeyFromJwk,
+  verifyAccessJwt,
+} from './jwt.js';
+export { type PublicJwk, REVOCATION_NAMESPACE, SIGNING_KEY_NAMESPACE } from './service.js';

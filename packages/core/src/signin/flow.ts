@@ -1,0 +1,203 @@
+import { base58 } from '@scure/base';
+import { z } from 'zod';
+import type { AuditDraft } from '../audit/entry.js';
+import { type ErrorCode, LatchkeyError } from '../errors/index.js';
+import type { Clock, RandomSource } from '../runtime.js';
+import type { AppSettings, SignInSettings } from '../session/config.js';
+import { DEFAULT_APP_ID } from '../session/config.js';
+import type { IssuedSession } from '../session/engine.js';
+import { type CreateSessionInput, parseInput } from '../session/inputs.js';
+import type { Store } from '../store/contract.js';
+import { parseAccount } from '../subject/index.js';
+import type { SignInMessage } from './message.js';
+import { parseSiweMessage, type SmartAccountVerifier, type VerifiedSignIn, verifySiweMessage } from './siwe.js';
+import { parseSiwsMessage, SOLANA_CLUSTERS, solanaReference, verifySiwsMessage } from './siws.js';
+
+/** Where issued sign-in nonces live until they are used once. */
+export const NONCE_NAMESPACE = 'signin-nonce';
+const NONCE_BYTES = 16;
+
+/** What the sign-in flow needs of the engine that hosts it. */
+export interface SignInHost {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  settings(appId: string): AppSettings;
+  createSession(input: CreateSessionInput): Promise<IssuedSession>;
+  storeCall<T>(operation: string, call: () => Promise<T>): Promise<T>;
+  record(appId: string, drafts: AuditDraft[]): Promise<void>;
+}
+
+const signInRequest = z
+  .object({
+    appId: z.string().optional(),
+    message: z.string().min(1).max(16_384),
+    signature: z.string().min(1).max(16_384),
+    userId: z.string().min(1).max(128).optional(),
+    scope: z.enum(['read-only', 'read-write']).optional(),
+    roles: z.array(z.string().min(1).max(64)).max(32).optional(),
+    device: z
+      .object({ deviceId: z.string().optional(), userAgent: z.string().optional(), ip: z.string().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type SignInRequest = z.input<typeof signInRequest>;
+
+interface Family {
+  method: 'siwe' | 'siws';
+  codes: { notConfigured: ErrorCode; nonce: ErrorCode };
+  parse(text: string): SignInMessage;
+  claimedAccount(message: SignInMessage, signIn: SignInSettings): string | null;
+  verify(
+    message: string,
+    signature: string,
+    message_: SignInMessage,
+    signIn: SignInSettings,
+    now: number,
+  ): Promise<VerifiedSignIn>;
+  isEnabled(signIn: SignInSettings): boolean;
+}
+
+/**
+ * Nonce issuance and the sign-in flow shared by Ethereum and Solana: parse the message, consume its
+ * nonce atomically BEFORE any signature work, verify every signed field against the app's settings
+ * and the signature, then create a fresh session capped at the message's Expiration Time.
+ */
+export class SignInFlow {
+  readonly #host: SignInHost;
+  readonly #ethereum: Family;
+  readonly #solana: Family;
+
+  constructor(
+    host: SignInHost,
+    smartAccounts: { verifiers: Readonly<Record<number, SmartAccountVerifier>>; timeoutMs?: number } | undefined,
+  ) {
+    this.#host = host;
+    const expectations = (signIn: SignInSettings, nonce: string, now: number) => ({
+      domain: signIn.domain,
+      origin: signIn.origin,
+      nonce,
+      now,
+      clockSkewMs: signIn.clockSkewMs,
+    });
+    this.#ethereum = {
+      method: 'siwe',
+      codes: { notConfigured: 'SIGNIN_NOT_CONFIGURED', nonce: 'SIWE_NONCE_INVALID' },
+      parse: parseSiweMessage,
+      claimedAccount: (m) => `eip155:${m.chainId}:${m.address}`,
+      isEnabled: (signIn) => signIn.chainIds.length > 0,
+      verify: (text, signature, parsed, signIn, now) =>
+        verifySiweMessage({
+          message: text,
+          signature,
+          expected: { ...expectations(signIn, parsed.nonce, now), chainIds: signIn.chainIds },
+          ...(smartAccounts ? { verifiers: smartAccounts.verifiers } : {}),
+          ...(smartAccounts?.timeoutMs ? { timeoutMs: smartAccounts.timeoutMs } : {}),
+        }),
+    };
+    this.#solana = {
+      method: 'siws',
+      codes: { notConfigured: 'SIGNIN_NOT_CONFIGURED', nonce: 'SIWS_NONCE_INVALID' },
+      parse: parseSiwsMessage,
+      claimedAccount: (m, signIn) => {
+        const reference = solanaReference(m.chainId, signIn.solanaClusters[0] ?? SOLANA_CLUSTERS.mainnet!);
+        return reference ? `solana:${reference}:${m.address}` : null;
+      },
+      isEnabled: (signIn) => signIn.solanaClusters.length > 0,
+      verify: async (text, signature, parsed, signIn, now) =>
+        verifySiwsMessage({
+          message: text,
+          signature,
+          expected: { ...expectations(signIn, parsed.nonce, now), clusters: signIn.solanaClusters },
+        }),
+    };
+  }
+
+  /** Issues a single-use nonce (128 bits, alphanumeric as EIP-4361 asks) that expires after the app's nonce TTL. */
+  async issueNonce(options: { appId?: string } = {}): Promise<{ nonce: string; expiresAt: number }> {
+    const appId = options.appId ?? DEFAULT_APP_ID;
+    const signIn = this.#signIn(appId, 'SIGNIN_NOT_CONFIGURED');
+    const now = this.#host.clock.now();
+    const nonce = base58.encode(this.#host.random.bytes(NONCE_BYTES));
+    const expiresAt = now + signIn.nonceTtlMs;
+    await this.#host.storeCall('putEntry', () =>
+      this.#host.store.putEntry(appId, NONCE_NAMESPACE, { key: nonce, value: '1', expiresAt }, now),
+    );
+    return { nonce, expiresAt };
+  }
+
+  signInWithEthereum(request: SignInRequest): Promise<IssuedSession> {
+    return this.#signIn_(this.#ethereum, request);
+  }
+
+  signInWithSolana(request: SignInRequest): Promise<IssuedSession> {
+    return this.#signIn_(this.#solana, request);
+  }
+
+  #signIn(appId: string, code: ErrorCode): SignInSettings {
+    const signIn = this.#host.settings(appId).signIn;
+    if (!signIn) throw new LatchkeyError(code, { message: `Sign-in is not configured for app "${appId}".` });
+    return signIn;
+  }
+
+  async #signIn_(family: Family, raw: SignInRequest): Promise<IssuedSession> {
+    const request = parseInput(signInRequest, raw, 'input');
+    const appId = request.appId ?? DEFAULT_APP_ID;
+    const signIn = this.#signIn(appId, family.codes.notConfigured);
+    if (!family.isEnabled(signIn))
+      throw new LatchkeyError('SIGNIN_NOT_CONFIGURED', {
+        message: `${family.method.toUpperCase()} is not enabled for app "${appId}".`,
+      });
+    const now = this.#host.clock.now();
+    let parsed: SignInMessage | null = null;
+    try {
+      parsed = family.parse(request.message);
+      const message = parsed;
+      // Nonces Latchkey issues are 22 characters; a longer one was never issued (and is no store key).
+      if (message.nonce.length > 64) throw new LatchkeyError(family.codes.nonce);
+      // Single use first: a nonce is spent by any attempt, whatever its signature turns out to be.
+      const taken = await this.#host.storeCall('takeEntry', () =>
+        this.#host.store.takeEntry(appId, NONCE_NAMESPACE, message.nonce, now),
+      );
+      if (taken === null) throw new LatchkeyError(family.codes.nonce);
+      const verified = await family.verify(request.message, request.signature, message, signIn, now);
+      return await this.#host.createSession({
+        appId,
+        account: verified.account,
+        authMethod: family.method,
+        ...(verified.expiresAt === undefined ? {} : { notAfter: verified.expiresAt }),
+        ...(request.userId === undefined ? {} : { userId: request.userId }),
+        ...(request.scope === undefined ? {} : { scope: request.scope }),
+        ...(request.roles === undefined ? {} : { roles: request.roles }),
+        ...(request.device === undefined ? {} : { device: request.device }),
+      });
+    } catch (error) {
+      if (error instanceof LatchkeyError && error.code !== 'STORE_UNAVAILABLE') {
+        await this.#host.record(appId, [failure(now, family, parsed, signIn, error)]);
+      }
+      throw error;
+    }
+  }
+}
+
+/** The audit entry of a failed sign-in: the code and the account the message claimed, never the signature. */
+function failure(
+  now: number,
+  family: Family,
+  message: SignInMessage | null,
+  signIn: SignInSettings,
+  error: LatchkeyError,
+): AuditDraft {
+  let subject: string | null = null;
+  if (message) {
+    const claimed = family.claimedAccount(message, signIn);
+    try {
+      subject = claimed ? parseAccount(claimed).account : null;
+    } catch {
+      subject = null;
+    }
+  }
+  return { at: now, type: 'signin_failed', sessionId: null, subject, details: { method: family.method, code: error.code } };
+}
