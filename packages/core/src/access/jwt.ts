@@ -12,17 +12,17 @@ export interface VerificationKey {
 
 /** The claims of a Latchkey access token (RFC 9068 profile, `typ: at+jwt`). */
 export interface AccessTokenClaims {
-  iss: string;
-  aud: string;
+  readonly iss: string;
+  readonly aud: string;
   /** CAIP-10 account. */
-  sub: string;
+  readonly sub: string;
   /** Session id. */
-  sid: string;
-  scope: 'read-only' | 'read-write';
-  roles: string[];
-  iat: number;
-  exp: number;
-  jti: string;
+  readonly sid: string;
+  readonly scope: 'read-only' | 'read-write';
+  readonly roles: readonly string[];
+  readonly iat: number;
+  readonly exp: number;
+  readonly jti: string;
 }
 
 export type AccessTokenFailure =
@@ -91,65 +91,88 @@ function isClaims(value: unknown): value is AccessTokenClaims {
   );
 }
 
-function signatureValid(key: VerificationKey, signingInput: string, signature: Buffer): boolean {
-  switch (key.alg) {
-    case 'EdDSA':
-      return signature.length === 64 && verify(null, Buffer.from(signingInput), key.key as KeyObject, signature);
-    case 'ES256':
-      return (
-        signature.length === 64 &&
-        verify('sha256', Buffer.from(signingInput), { key: key.key as KeyObject, dsaEncoding: 'ieee-p1363' }, signature)
-      );
-    case 'HS256': {
-      const expected = createHmac('sha256', key.key as Uint8Array)
-        .update(signingInput)
-        .digest();
-      return signature.length === expected.length && timingSafeEqual(signature, expected);
+/** HMAC is cheap and done inline; public-key signatures run on libuv's thread pool, off the event loop. */
+function signatureValid(key: VerificationKey, signingInput: string, signature: Buffer): Promise<boolean> {
+  const data = Buffer.from(signingInput);
+  return new Promise((resolve) => {
+    const done = (error: Error | null, isValid: boolean): void => resolve(error === null && isValid);
+    switch (key.alg) {
+      case 'EdDSA':
+        if (signature.length !== 64) return resolve(false);
+        return verify(null, data, key.key as KeyObject, signature, done);
+      case 'ES256':
+        if (signature.length !== 64) return resolve(false);
+        return verify('sha256', data, { key: key.key as KeyObject, dsaEncoding: 'ieee-p1363' }, signature, done);
+      case 'HS256': {
+        const expected = createHmac('sha256', key.key as Uint8Array)
+          .update(data)
+          .digest();
+        return resolve(signature.length === expected.length && timingSafeEqual(signature, expected));
+      }
     }
-  }
+  });
+}
+
+/** A token split and its header checked, before any signature work. */
+export interface ParsedAccessJwt {
+  kid: string;
+  alg: string;
+  signingInput: string;
+  payload: string;
+  signature: string;
+}
+
+/** Splits a compact JWS and checks the header's shape; null for anything Latchkey did not mint. */
+export function parseAccessJwt(token: string): ParsedAccessJwt | null {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return null;
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first <= 0 || second <= first + 1 || second === token.length - 1 || token.indexOf('.', second + 1) !== -1) return null;
+  const payload = token.slice(first + 1, second);
+  const signature = token.slice(second + 1);
+  if (!B64URL.test(payload) || !B64URL.test(signature)) return null;
+  const header = decodeHeader(token.slice(0, first));
+  if (!header) return null;
+  return { kid: header.kid, alg: header.alg, signingInput: token.slice(0, second), payload, signature };
+}
+
+/** Claim checks that must run on every request, cached signature or not: issuer, audience, time. */
+export function checkClaims(claims: AccessTokenClaims, expected: VerifyExpectations): AccessTokenFailure | null {
+  if (claims.iss !== expected.issuer) return 'ACCESS_TOKEN_ISSUER_INVALID';
+  if (claims.aud !== expected.audience) return 'ACCESS_TOKEN_AUDIENCE_INVALID';
+  const { nowSeconds, clockSkewSeconds } = expected;
+  if (nowSeconds - clockSkewSeconds >= claims.exp) return 'ACCESS_TOKEN_EXPIRED';
+  if (claims.iat > nowSeconds + clockSkewSeconds) return 'ACCESS_TOKEN_NOT_YET_VALID';
+  return null;
 }
 
 /**
  * Verifies a compact JWS access token with node:crypto and keys resolved once (no per-request key
- * import, no WebCrypto round trips). The key's algorithm is authoritative: a header naming another
- * algorithm fails. Checks, in order: shape, key id, signature, issuer, audience, time.
+ * import). The key's algorithm is authoritative: a header naming another algorithm fails. Checks,
+ * in order: shape, key id, signature, issuer, audience, time.
  */
-export function verifyAccessJwt(
+export async function verifyAccessJwt(
   token: string,
   keyFor: (kid: string) => VerificationKey | undefined,
   expected: VerifyExpectations,
-): AccessTokenResult {
-  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
-  const first = token.indexOf('.');
-  const second = token.indexOf('.', first + 1);
-  if (first <= 0 || second <= first + 1 || second === token.length - 1 || token.indexOf('.', second + 1) !== -1) {
-    return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
-  }
-  const headerPart = token.slice(0, first);
-  const payloadPart = token.slice(first + 1, second);
-  const signaturePart = token.slice(second + 1);
-  if (!B64URL.test(payloadPart) || !B64URL.test(signaturePart)) return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
-  const header = decodeHeader(headerPart);
-  if (!header) return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
-  const key = keyFor(header.kid);
+): Promise<AccessTokenResult> {
+  const parsed = parseAccessJwt(token);
+  if (!parsed) return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
+  const key = keyFor(parsed.kid);
   if (!key) return { valid: false, code: 'ACCESS_TOKEN_KEY_UNKNOWN' };
-  if (header.alg !== key.alg) return { valid: false, code: 'ACCESS_TOKEN_SIGNATURE_INVALID' };
-  if (!signatureValid(key, token.slice(0, second), Buffer.from(signaturePart, 'base64url'))) {
+  if (parsed.alg !== key.alg) return { valid: false, code: 'ACCESS_TOKEN_SIGNATURE_INVALID' };
+  if (!(await signatureValid(key, parsed.signingInput, Buffer.from(parsed.signature, 'base64url')))) {
     return { valid: false, code: 'ACCESS_TOKEN_SIGNATURE_INVALID' };
   }
   let claims: unknown;
   try {
-    claims = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8'));
+    claims = JSON.parse(Buffer.from(parsed.payload, 'base64url').toString('utf8'));
   } catch {
     return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
   }
   if (!isClaims(claims)) return { valid: false, code: 'ACCESS_TOKEN_MALFORMED' };
-  if (claims.iss !== expected.issuer) return { valid: false, code: 'ACCESS_TOKEN_ISSUER_INVALID' };
-  if (claims.aud !== expected.audience) return { valid: false, code: 'ACCESS_TOKEN_AUDIENCE_INVALID' };
-  const { nowSeconds, clockSkewSeconds } = expected;
-  if (nowSeconds - clockSkewSeconds >= claims.exp) return { valid: false, code: 'ACCESS_TOKEN_EXPIRED' };
-  if (claims.iat > nowSeconds + clockSkewSeconds) return { valid: false, code: 'ACCESS_TOKEN_NOT_YET_VALID' };
-  return { valid: true, claims };
+  const failure = checkClaims(claims, expected);
+  return failure ? { valid: false, code: failure } : { valid: true, claims };
 }
 
 /** A verification key from a public JWK (Ed25519 or P-256), as published in a JWKS. */

@@ -141,6 +141,17 @@ describe('access tokens', () => {
     expect(await latchkey.verifyAccessToken(token)).toEqual({ valid: false, code: 'ACCESS_TOKEN_EXPIRED' });
   });
 
+  it('re-checks expiry on every call even when the signature check is remembered', async () => {
+    const { latchkey, clock } = engine();
+    const token = (await latchkey.createSession({ account: ALICE, authMethod: 'siwe' })).accessToken!;
+    expect((await latchkey.verifyAccessToken(token)).valid).toBe(true);
+    expect((await latchkey.verifyAccessToken(token)).valid).toBe(true);
+    clock.advance(900_000 + 30_000);
+    expect(await latchkey.verifyAccessToken(token)).toEqual({ valid: false, code: 'ACCESS_TOKEN_EXPIRED' });
+    const result = await latchkey.verifyAccessToken(`${token.slice(0, -2)}AA`);
+    expect(result).toEqual({ valid: false, code: 'ACCESS_TOKEN_SIGNATURE_INVALID' });
+  });
+
   it('refuses a token whose header names another algorithm than its key (no algorithm confusion)', async () => {
     const { latchkey } = engine();
     const token = (await latchkey.createSession({ account: ALICE, authMethod: 'siwe' })).accessToken!;

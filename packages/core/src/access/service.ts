@@ -7,7 +7,15 @@ import { bytesToHex, type Clock, type RandomSource } from '../runtime.js';
 import type { AccessTokenSettings, AppSettings } from '../session/config.js';
 import { expiresAt, type SessionSnapshot } from '../session/record.js';
 import type { Store } from '../store/contract.js';
-import { type AccessTokenAlgorithm, type AccessTokenResult, type VerificationKey, verifyAccessJwt } from './jwt.js';
+import {
+  type AccessTokenAlgorithm,
+  type AccessTokenClaims,
+  type AccessTokenResult,
+  checkClaims,
+  parseAccessJwt,
+  type VerificationKey,
+  verifyAccessJwt,
+} from './jwt.js';
 
 /** Where signing keys and recent revocations live in the store. */
 export const SIGNING_KEY_NAMESPACE = 'signing-keys';
@@ -16,6 +24,7 @@ export const REVOCATION_NAMESPACE = 'revoked-sessions';
 const KEY_CACHE_MS = 30_000;
 const UNKNOWN_KID_REFETCH_MS = 1_000;
 const REVOCATION_POLL_MS = 500;
+const VERIFIED_CACHE_SIZE = 10_000;
 /** A revocation list older than this is not trusted: verification fails closed. */
 const REVOCATION_STALE_MS = 3_000;
 const TEN_YEARS_MS = 10 * 365 * 24 * 3600_000;
@@ -91,6 +100,8 @@ export class AccessTokens {
   readonly #keys = new Map<string, AppKeys>();
   readonly #loading = new Map<string, Promise<AppKeys>>();
   readonly #revocations = new Map<string, RevocationState>();
+  /** Tokens whose signature verified, by app and exact bytes; most clients send one token many times. */
+  readonly #verified = new Map<string, { claims: AccessTokenClaims; kid: string }>();
 
   constructor(host: AccessTokenHost) {
     this.#host = host;
@@ -158,14 +169,24 @@ export class AccessTokens {
       nowSeconds: Math.floor(now / 1000),
       clockSkewSeconds: settings.clockSkewMs / 1000,
     };
-    let result = verifyAccessJwt(token, (kid) => keys.verification.get(kid), expected);
-    if (!result.valid && result.code === 'ACCESS_TOKEN_KEY_UNKNOWN' && now - keys.loadedAt >= UNKNOWN_KID_REFETCH_MS) {
-      try {
-        keys = await this.#appKeys(appId, settings, now, { force: true });
-      } catch {
-        return { valid: false, code: 'STORE_UNAVAILABLE' };
+    let result: AccessTokenResult;
+    const cacheKey = `${appId}\u0000${token}`;
+    const cached = this.#verified.get(cacheKey);
+    if (cached && keys.verification.has(cached.kid)) {
+      // The same bytes under a key still in the set: the signature holds; claims are checked again.
+      const failure = checkClaims(cached.claims, expected);
+      result = failure ? { valid: false, code: failure } : { valid: true, claims: cached.claims };
+    } else {
+      result = await verifyAccessJwt(token, (kid) => keys.verification.get(kid), expected);
+      if (!result.valid && result.code === 'ACCESS_TOKEN_KEY_UNKNOWN' && now - keys.loadedAt >= UNKNOWN_KID_REFETCH_MS) {
+        try {
+          keys = await this.#appKeys(appId, settings, now, { force: true });
+        } catch {
+          return { valid: false, code: 'STORE_UNAVAILABLE' };
+        }
+        result = await verifyAccessJwt(token, (kid) => keys.verification.get(kid), expected);
       }
-      result = verifyAccessJwt(token, (kid) => keys.verification.get(kid), expected);
+      if (result.valid) this.#remember(cacheKey, result.claims, parseAccessJwt(token)!.kid);
     }
     if (!result.valid || !settings.isRevocationChecked) return result;
     const revocations = await this.#revocationState(appId);
@@ -227,6 +248,11 @@ export class AccessTokens {
         this.#host.store.putEntry(appId, REVOCATION_NAMESPACE, { key: sid, value: String(now), expiresAt: keepUntil }, now),
       ),
     );
+  }
+
+  #remember(cacheKey: string, claims: AccessTokenClaims, kid: string): void {
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(cacheKey, { claims: Object.freeze({ ...claims, roles: Object.freeze([...claims.roles]) }), kid });
   }
 
   close(): void {
