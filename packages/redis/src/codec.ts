@@ -10,6 +10,13 @@ interface SessionMeta {
   scope: SessionScope;
   roles: string[];
   device: DeviceInfo;
+  /**
+   * Copies of the fields that never change after creation (`sub`, `ca`, `ae`), so validation reads
+   * six hash fields instead of nine. Scripts keep reading the separate fields; nothing rewrites these.
+   */
+  subject: string;
+  createdAt: number;
+  absoluteExpiresAt: number;
 }
 
 export class MalformedReplyError extends Error {
@@ -45,6 +52,9 @@ export function encodeSession(r: SessionRecord): string[] {
     scope: r.scope,
     roles: r.roles,
     device: r.device,
+    subject: r.subject,
+    createdAt: r.createdAt,
+    absoluteExpiresAt: r.absoluteExpiresAt,
   };
   const fields = [
     't',
@@ -124,29 +134,47 @@ export function decodeSession(reply: unknown): SessionRecord {
   };
 }
 
+/**
+ * A session's meta never changes after creation, and validation reads it on every request: parsed
+ * values are kept by their exact text (bounded) and frozen; callers get their own roles and device.
+ */
+const metaCache = new Map<string, SessionMeta>();
+const META_CACHE_SIZE = 10_000;
+
+function parseMeta(text: string): SessionMeta {
+  const cached = metaCache.get(text);
+  if (cached) return cached;
+  const meta = JSON.parse(text) as SessionMeta;
+  Object.freeze(meta.roles);
+  Object.freeze(meta.device);
+  if (metaCache.size >= META_CACHE_SIZE) metaCache.delete(metaCache.keys().next().value!);
+  metaCache.set(text, Object.freeze(meta));
+  return meta;
+}
+
 /** The hash fields validation reads, in the order the validate script returns them. */
-export const SNAPSHOT_FIELDS = ['t', 'la', 'ie', 'ae', 'ca', 'sub', 'm', 'rg', 'd'] as const;
+export const SNAPSHOT_FIELDS = ['t', 'la', 'ie', 'm', 'rg', 'd'] as const;
 
 /** A session snapshot from the validate script's HMGET of SNAPSHOT_FIELDS, or null when absent. */
 export function decodeSnapshot(reply: unknown): SessionSnapshot | null {
   if (reply === null) return null;
-  const [t, la, ie, ae, ca, sub, m, rg, d] = asArray(reply, 'session snapshot');
+  const [t, la, ie, m, rg, d] = asArray(reply, 'session snapshot');
   if (t === null) return null; // HMGET of a missing key answers every field with nil
-  const meta = JSON.parse(asString(m, 'session meta')) as SessionMeta;
+  const meta = parseMeta(asString(m, 'session meta'));
   return {
     id: meta.id,
     appId: meta.appId,
-    subject: asString(sub, 'subject'),
+    subject: meta.subject,
     chainType: meta.chainType,
     userId: meta.userId,
     authMethod: meta.authMethod,
     scope: meta.scope,
-    roles: meta.roles,
-    device: meta.device,
-    createdAt: Number(asString(ca, 'createdAt')),
+    roles: [...meta.roles],
+    device: { ...meta.device },
+    createdAt: meta.createdAt,
     lastActiveAt: Number(asString(la, 'lastActiveAt')),
     idleExpiresAt: Number(asString(ie, 'idleExpiresAt')),
-    absoluteExpiresAt: Number(asString(ae, 'absoluteExpiresAt')),
+    absoluteExpiresAt: meta.absoluteExpiresAt,
     tokenHash: asString(t, 'token hash'),
     refresh: { generation: Number(asString(rg, 'generation')) },
     data: d === null ? null : asString(d, 'data'),

@@ -235,7 +235,9 @@ export class RedisStore implements Store {
    */
   async validateSession(input: ValidateSessionInput): Promise<SessionSnapshot | null> {
     const key = this.#keys.session(input.appId, input.id);
-    return this.#call(async (c) => {
+    // The hot path: written out rather than through #call, to save two promises per validation.
+    try {
+      const c = this.#closed || this.#client.status !== 'ready' ? await this.#ready() : this.#client;
       const read = decodeSnapshot(await c.hmget(key, ...SNAPSHOT_FIELDS));
       const isTouchDue =
         read !== null && isLive(read, input.now) && read.tokenHash === input.tokenHash && read.lastActiveAt <= input.activeBefore;
@@ -253,7 +255,10 @@ export class RedisStore implements Store {
           ],
         ),
       );
-    });
+    } catch (error) {
+      if (error instanceof LatchkeyError) throw error;
+      throw new LatchkeyError('STORE_UNAVAILABLE', { cause: error });
+    }
   }
 
   async rotateRefresh(input: RotateRefreshInput): Promise<RotateRefreshResult> {
