@@ -56,13 +56,16 @@ export function encodeSession(r: SessionRecord): string[] {
     createdAt: r.createdAt,
     absoluteExpiresAt: r.absoluteExpiresAt,
   };
+  const lastActiveAt = ms(r.lastActiveAt, 'lastActiveAt');
+  const idleExpiresAt = ms(r.idleExpiresAt, 'idleExpiresAt');
+  const metaJson = JSON.stringify(meta);
   const fields = [
     't',
     r.tokenHash,
     'la',
-    ms(r.lastActiveAt, 'lastActiveAt'),
+    lastActiveAt,
     'ie',
-    ms(r.idleExpiresAt, 'idleExpiresAt'),
+    idleExpiresAt,
     'ae',
     ms(r.absoluteExpiresAt, 'absoluteExpiresAt'),
     'ca',
@@ -74,7 +77,7 @@ export function encodeSession(r: SessionRecord): string[] {
     'sub',
     r.subject,
     'm',
-    JSON.stringify(meta),
+    metaJson,
   ];
   // HINCRBY advances the generation inside the rotation script, so it must be an integer.
   if (!Number.isSafeInteger(r.refresh.generation)) throw new TypeError('RedisStore: refresh.generation must be an integer');
@@ -83,6 +86,7 @@ export function encodeSession(r: SessionRecord): string[] {
   if (r.refresh.rotatedAt !== null) fields.push('rr', ms(r.refresh.rotatedAt, 'refresh.rotatedAt'));
   if (r.refresh.successor !== null) fields.push('rs', r.refresh.successor);
   if (r.data !== null) fields.push('d', r.data);
+  fields.push('v', `${r.tokenHash}|${lastActiveAt}|${idleExpiresAt}|${r.refresh.generation}|${metaJson}`);
   return fields;
 }
 
@@ -152,15 +156,30 @@ function parseMeta(text: string): SessionMeta {
   return meta;
 }
 
-/** The hash fields validation reads, in the order the validate script returns them. */
-export const SNAPSHOT_FIELDS = ['t', 'la', 'ie', 'm', 'rg', 'd'] as const;
+/**
+ * The hash fields validation reads, in the order the validate script returns them. `v` is the
+ * validation view, `t|la|ie|rg|m`, written at create and rewritten by every script that changes one
+ * of its parts (touch, rotation), so a validation is one HMGET of two fields.
+ */
+export const SNAPSHOT_FIELDS = ['v', 'd'] as const;
 
 /** A session snapshot from the validate script's HMGET of SNAPSHOT_FIELDS, or null when absent. */
 export function decodeSnapshot(reply: unknown): SessionSnapshot | null {
   if (reply === null) return null;
-  const [t, la, ie, m, rg, d] = asArray(reply, 'session snapshot');
-  if (t === null) return null; // HMGET of a missing key answers every field with nil
-  const meta = parseMeta(asString(m, 'session meta'));
+  const [v, d] = asArray(reply, 'session snapshot');
+  if (v === null) return null; // HMGET of a missing key answers every field with nil
+  const view = asString(v, 'session view');
+  // t|la|ie|rg|m: the first four never contain '|'; the meta JSON is the rest.
+  const a = view.indexOf('|');
+  const b = view.indexOf('|', a + 1);
+  const c = view.indexOf('|', b + 1);
+  const e = view.indexOf('|', c + 1);
+  if (a < 0 || b < 0 || c < 0 || e < 0) throw new MalformedReplyError('session view');
+  const t = view.slice(0, a);
+  const la = view.slice(a + 1, b);
+  const ie = view.slice(b + 1, c);
+  const rg = view.slice(c + 1, e);
+  const meta = parseMeta(view.slice(e + 1));
   return {
     id: meta.id,
     appId: meta.appId,
@@ -172,11 +191,11 @@ export function decodeSnapshot(reply: unknown): SessionSnapshot | null {
     roles: [...meta.roles],
     device: { ...meta.device },
     createdAt: meta.createdAt,
-    lastActiveAt: Number(asString(la, 'lastActiveAt')),
-    idleExpiresAt: Number(asString(ie, 'idleExpiresAt')),
+    lastActiveAt: Number(la),
+    idleExpiresAt: Number(ie),
     absoluteExpiresAt: meta.absoluteExpiresAt,
-    tokenHash: asString(t, 'token hash'),
-    refresh: { generation: Number(asString(rg, 'generation')) },
+    tokenHash: t,
+    refresh: { generation: Number(rg) },
     data: d === null ? null : asString(d, 'data'),
   };
 }

@@ -153,6 +153,13 @@ return {'ok', live, removed}
 `,
 );
 
+/** Rewrites the validation view `v` (see SNAPSHOT_FIELDS) after a script changed t, la, ie or rg. */
+const WRITE_VIEW = `
+local function write_view(key)
+  local x = redis.call('HMGET', key, 't', 'la', 'ie', 'rg', 'm')
+  redis.call('HSET', key, 'v', x[1] .. '|' .. x[2] .. '|' .. x[3] .. '|' .. x[4] .. '|' .. x[5])
+end`;
+
 /**
  * validateSession: the hot path, one EVALSHA. KEYS: session. ARGV: token hash, now,
  * activeBefore, idle expiry to write, retention ms. Atomic: when live, the token hash matches and
@@ -163,11 +170,13 @@ return {'ok', live, removed}
 export const VALIDATE_SESSION = new LuaScript(
   'validateSession',
   `${IS_LIVE}
+${WRITE_VIEW}
 local e = redis.call('HMGET', KEYS[1], 'ie', 'ae', 'la', 't')
 if not e[1] then return false end
 local now = tonumber(ARGV[2])
 if is_live(e[1], e[2], now) and e[4] == ARGV[1] and tonumber(e[3]) <= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'la', ARGV[2], 'ie', ARGV[4])
+  write_view(KEYS[1])
   local ends = math.min(tonumber(ARGV[4]), tonumber(e[2]))
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(ends - now, 0) + tonumber(ARGV[5])))
 end
@@ -184,6 +193,7 @@ return redis.call('HMGET', KEYS[1], ${SNAPSHOT_FIELDS.map((f) => `'${f}'`).join(
 export const ROTATE_REFRESH = new LuaScript(
   'rotateRefresh',
   `${IS_LIVE}
+${WRITE_VIEW}
 local key = KEYS[1]
 local h = redis.call('HMGET', key, 'ie', 'ae', 'rh', 'rp', 'rr', 'rt', 'sub')
 if not h[1] then return {'invalid'} end
@@ -201,6 +211,7 @@ if presented == h[3] then
   if #kept > 0 then rt = cjson.encode(kept) end
   redis.call('HSET', key, 't', ARGV[7], 'rh', ARGV[8], 'rp', h[3], 'rr', ARGV[4], 'rs', ARGV[9], 'la', ARGV[4], 'ie', ARGV[10], 'rt', rt)
   redis.call('HINCRBY', key, 'rg', 1)
+  write_view(key)
   local ends = math.min(tonumber(ARGV[10]), tonumber(h[2]))
   redis.call('PEXPIRE', key, string.format('%.0f', math.max(ends - now, 0) + tonumber(ARGV[11])))
   return {'rotated', redis.call('HGETALL', key)}
