@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { Store } from '../store/contract.js';
+import { MIN, type SuiteContext } from './fixtures.js';
+
+export function entryCases<S extends Store>({ harness, opened, setup }: SuiteContext<S>): void {
+  describe('entries (nonces, replay caches, keys)', () => {
+    const T = Date.UTC(2026, 0, 1, 12);
+    const entry = (key: string, value: string, expiresAt = T + MIN) => ({ key, value, expiresAt });
+
+    it('keeps an entry live until exactly its expiry', async () => {
+      const { store } = await setup();
+      await store.putEntry('default', 'nonce', entry('n1', 'v1'), T);
+      await store.putEntry('default', 'nonce', entry('n2', 'v2'), T);
+      expect(await store.listEntries('default', 'nonce', T + MIN - 1)).toEqual([entry('n1', 'v1'), entry('n2', 'v2')]);
+      expect(await store.listEntries('default', 'nonce', T + MIN)).toEqual([]);
+      expect(await store.takeEntry('default', 'nonce', 'n1', T + MIN)).toBeNull();
+      expect(await store.takeEntry('default', 'nonce', 'n2', T + MIN - 1)).toBe('v2');
+      expect(await store.deleteEntry('default', 'nonce', 'n2', T)).toBe(false);
+    });
+
+    it('replaces an entry on put, and deletes one', async () => {
+      const { store } = await setup();
+      await store.putEntry('default', 'keys', entry('k', 'old'), T);
+      await store.putEntry('default', 'keys', entry('k', 'new', T + 2 * MIN), T);
+      expect(await store.listEntries('default', 'keys', T + MIN)).toEqual([entry('k', 'new', T + 2 * MIN)]);
+      expect(await store.deleteEntry('default', 'keys', 'k', T)).toBe(true);
+      expect(await store.listEntries('default', 'keys', T)).toEqual([]);
+    });
+
+    it('hands a taken value to exactly one of 50 concurrent takers', async () => {
+      const { store } = await setup();
+      await store.putEntry('default', 'nonce', entry('once', 'secretless'), T);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.takeEntry('default', 'nonce', 'once', T)));
+      expect(results.filter((r) => r === 'secretless')).toHaveLength(1);
+      expect(results.filter((r) => r === null)).toHaveLength(49);
+    });
+
+    it('lets exactly one of 50 concurrent adds win, and a new add after expiry', async () => {
+      const { store } = await setup();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.addEntry('default', 'replay', entry('sig', String(i)), T)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.addEntry('default', 'replay', entry('sig', 'again', T + 2 * MIN), T + MIN - 1)).toBe(false);
+      expect(await store.addEntry('default', 'replay', entry('sig', 'again', T + 2 * MIN), T + MIN)).toBe(true);
+      expect(await store.listEntries('default', 'replay', T + MIN)).toEqual([entry('sig', 'again', T + 2 * MIN)]);
+    });
+
+    it('keeps apps and namespaces apart', async () => {
+      const { store } = await setup();
+      await store.putEntry('default', 'nonce', entry('n', 'a'), T);
+      expect(await store.takeEntry('shop', 'nonce', 'n', T)).toBeNull();
+      expect(await store.takeEntry('default', 'other', 'n', T)).toBeNull();
+      expect(await store.listEntries('shop', 'nonce', T)).toEqual([]);
+      expect(await store.takeEntry('default', 'nonce', 'n', T)).toBe('a');
+    });
+
+    it('survives a reopen', async () => {
+      const { store } = await setup();
+      await store.putEntry('default', 'keys', entry('k1', '{"kid":"k1"}'), T);
+      const reopened = await harness.reopen(store as S);
+      opened.push(reopened);
+      expect(await reopened.listEntries('default', 'keys', T)).toEqual([entry('k1', '{"kid":"k1"}')]);
+    });
+  });
+}
