@@ -235,10 +235,15 @@ export class AccessTokens {
     return { kid: created.kid, activatesAt };
   }
 
-  /** Records revoked sessions so that every node's verifier refuses their access tokens. */
+  /** Whether the app's verifiers consult the revocation list. */
+  isRevocationChecked(appId: string): boolean {
+    return this.#host.settings(appId).accessTokens?.isRevocationChecked === true;
+  }
+
+  /** Records revoked sessions so that every node's verifier refuses their access tokens (apps with `revocationCheck`). */
   async noteRevoked(appId: string, sessionIds: readonly string[]): Promise<void> {
     const settings = this.#host.settings(appId).accessTokens;
-    if (!settings || sessionIds.length === 0) return;
+    if (!settings?.isRevocationChecked || sessionIds.length === 0) return;
     const now = this.#host.clock.now();
     const keepUntil = now + settings.lifetimeMs + settings.clockSkewMs;
     const local = this.#revocations.get(appId);

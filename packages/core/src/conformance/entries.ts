@@ -46,6 +46,19 @@ export function entryCases<S extends Store>({ harness, opened, setup }: SuiteCon
       expect(await store.listEntries('default', 'replay', T + MIN)).toEqual([entry('sig', 'again', T + 2 * MIN)]);
     });
 
+    it('counts hits in a window: 1..N under concurrency, starting over once the window ends', async () => {
+      const { store } = await setup();
+      const counts = await Promise.all(
+        Array.from({ length: 30 }, () => store.incrementEntry('default', 'rate', 'ip:1', T + MIN, T)),
+      );
+      expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(await store.incrementEntry('default', 'rate', 'ip:1', T + 5 * MIN, T + MIN - 1)).toBe(31);
+      expect(await store.listEntries('default', 'rate', T)).toEqual([entry('ip:1', '31', T + MIN)]);
+      expect(await store.incrementEntry('default', 'rate', 'ip:1', T + 2 * MIN, T + MIN)).toBe(1);
+      expect(await store.listEntries('default', 'rate', T + MIN)).toEqual([entry('ip:1', '1', T + 2 * MIN)]);
+      expect(await store.incrementEntry('shop', 'rate', 'ip:1', T + MIN, T)).toBe(1);
+    });
+
     it('keeps apps and namespaces apart', async () => {
       const { store } = await setup();
       await store.putEntry('default', 'nonce', entry('n', 'a'), T);

@@ -90,3 +90,20 @@ describe('engine configuration', () => {
     ).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_MISSING' });
   });
 });
+
+describe('apps added at run time', () => {
+  it('validates them like configured apps and serves them at once', async () => {
+    const engine = new Latchkey({ store: new MemoryStore(), cleanupIntervalSeconds: 0, defaults: { maxSessionsPerWallet: 3 } });
+    expect(() => engine.addApp('Bad App')).toThrow(LatchkeyError);
+    expect(() => engine.addApp('shop', { idleTimeoutSeconds: -1 })).toThrow(/apps\.shop\.idleTimeoutSeconds/);
+    await expect(engine.validateSession('x', { appId: 'shop' })).rejects.toMatchObject({ code: 'APP_UNKNOWN' });
+    expect(engine.addApp('shop', { limitPolicy: 'reject' })).toMatchObject({ maxSessionsPerWallet: 3, limitPolicy: 'reject' });
+    expect(engine.appIds().sort()).toEqual(['default', 'shop']);
+    const issued = await engine.createSession({
+      appId: 'shop',
+      account: 'eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed',
+      authMethod: 'api',
+    });
+    expect((await engine.validateSession(issued.token, { appId: 'shop' })).valid).toBe(true);
+  });
+});

@@ -3,6 +3,7 @@ import type { DataKeyRing } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { Clock, RandomSource } from '../runtime.js';
+import type { ResolveSignIn } from '../signin/flow.js';
 import type { SmartAccountVerifier } from '../signin/siwe.js';
 import { SOLANA_CLUSTERS } from '../signin/siws.js';
 import type { Store } from '../store/contract.js';
@@ -177,6 +178,8 @@ export interface LatchkeyOptions {
    * usually viem public clients. Without one, only EOA signatures verify on that chain.
    */
   smartAccounts?: { verifiers: Readonly<Record<number, SmartAccountVerifier>>; timeoutMs?: number };
+  /** Roles and user id for a wallet that just signed in, from the app's own records. Default: the app's default roles. */
+  resolveSignIn?: ResolveSignIn;
 }
 
 function toSettings(input: z.output<typeof appSettingsSchema>): AppSettings {
@@ -226,19 +229,23 @@ function configError(where: string, error: z.ZodError): LatchkeyError {
 export function resolveAppSettings(
   defaults: AppSettingsInput | undefined,
   apps: Record<string, AppSettingsInput> | undefined,
-): ReadonlyMap<string, AppSettings> {
+): Map<string, AppSettings> {
   const base = appSettingsSchema.safeParse(defaults ?? {});
   if (!base.success) throw configError('defaults', base.error);
   const out = new Map<string, AppSettings>([[DEFAULT_APP_ID, toSettings(base.data)]]);
-  for (const [appId, overrides] of Object.entries(apps ?? {})) {
-    if (!APP_ID_PATTERN.test(appId))
-      throw new LatchkeyError('CONFIG_INVALID', {
-        message: `apps.${appId}: app id must match ${APP_ID_PATTERN}`,
-        field: `apps.${appId}`,
-      });
-    const parsed = appSettingsSchema.safeParse({ ...(defaults ?? {}), ...overrides });
-    if (!parsed.success) throw configError(`apps.${appId}`, parsed.error);
-    out.set(appId, toSettings(parsed.data));
-  }
+  for (const [appId, overrides] of Object.entries(apps ?? {})) out.set(appId, resolveApp(appId, defaults, overrides));
   return out;
+}
+
+/** One app's settings: `defaults` overridden by the app's own, validated (CONFIG_INVALID naming the option). */
+export function resolveApp(appId: string, defaults: AppSettingsInput | undefined, overrides: AppSettingsInput): AppSettings {
+  if (!APP_ID_PATTERN.test(appId)) {
+    throw new LatchkeyError('CONFIG_INVALID', {
+      message: `apps.${appId}: app id must match ${APP_ID_PATTERN}`,
+      field: `apps.${appId}`,
+    });
+  }
+  const parsed = appSettingsSchema.safeParse({ ...(defaults ?? {}), ...overrides });
+  if (!parsed.success) throw configError(`apps.${appId}`, parsed.error);
+  return toSettings(parsed.data);
 }

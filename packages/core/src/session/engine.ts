@@ -12,7 +12,15 @@ import type { StatsCounter, Store, StoreStats } from '../store/contract.js';
 import { parseAccount } from '../subject/index.js';
 import { newSessionId } from '../tokens/ids.js';
 import { formatToken, hashesEqual, hashSecret, newSecret, parseToken } from '../tokens/secret.js';
-import { type AppSettings, DEFAULT_APP_ID, type LatchkeyOptions, resolveAppSettings } from './config.js';
+import {
+  APP_ID_PATTERN,
+  type AppSettings,
+  type AppSettingsInput,
+  DEFAULT_APP_ID,
+  type LatchkeyOptions,
+  resolveApp,
+  resolveAppSettings,
+} from './config.js';
 import { appOption, type CreateSessionInput, createSessionInput, parseInput, sessionDataJson } from './inputs.js';
 import { grants } from './permissions.js';
 import { isLive, type SessionRecord, type SessionSnapshot } from './record.js';
@@ -70,6 +78,7 @@ export interface AuditQueryOptions {
 }
 
 const SUCCESSOR_INFO = 'latchkey/refresh-successor/v1';
+const AUDIT_THROTTLE_NAMESPACE = 'audit-throttle';
 const CLEANUP_BATCH = 500;
 
 /**
@@ -86,7 +95,8 @@ export class Latchkey {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #random: RandomSource;
-  readonly #apps: ReadonlyMap<string, AppSettings>;
+  readonly #apps: Map<string, AppSettings>;
+  readonly #defaults: AppSettingsInput | undefined;
   readonly #cipher: SessionDataCipher | null;
   readonly #signIn: SignInFlow;
   readonly #access: AccessTokens;
@@ -101,6 +111,7 @@ export class Latchkey {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? cryptoRandom;
     this.#logger = options.logger ?? silentLogger;
+    this.#defaults = options.defaults;
     this.#apps = resolveAppSettings(options.defaults, options.apps);
     this.#cipher = options.dataKeys ? new SessionDataCipher(options.dataKeys, this.#random) : null;
     for (const [appId, settings] of this.#apps) AccessTokens.check(appId, settings.accessTokens, this.#cipher);
@@ -120,6 +131,7 @@ export class Latchkey {
         random: this.#random,
         settings: (appId) => this.settings(appId),
         createSession: (input) => this.createSession(input),
+        ...(options.resolveSignIn ? { resolveSignIn: options.resolveSignIn } : {}),
         storeCall: (operation, call) => this.#storeCall(operation, call),
         record: (appId, drafts) => this.#record(appId, drafts, {}),
       },
@@ -154,10 +166,29 @@ export class Latchkey {
     this.#logger = logger;
   }
 
+  /**
+   * Adds (or replaces) an app at run time, e.g. one created with the CLI and kept in the store:
+   * `defaults` overridden by `settings`, validated exactly as at construction.
+   */
+  addApp(appId: string, settings: AppSettingsInput = {}): AppSettings {
+    const resolved = resolveApp(appId, this.#defaults, settings);
+    AccessTokens.check(appId, resolved.accessTokens, this.#cipher);
+    this.#apps.set(appId, resolved);
+    return resolved;
+  }
+
+  /** The ids of every app this engine serves. */
+  appIds(): string[] {
+    return [...this.#apps.keys()];
+  }
+
   /** The settings in force for an app; throws APP_UNKNOWN for an app that is not configured. */
   settings(appId: string = DEFAULT_APP_ID): AppSettings {
     const s = this.#apps.get(appId);
-    if (!s) throw new LatchkeyError('APP_UNKNOWN', { message: `Unknown app "${appId}".`, field: 'appId' });
+    if (!s) {
+      const shown = typeof appId === 'string' && APP_ID_PATTERN.test(appId) ? ` "${appId}"` : '';
+      throw new LatchkeyError('APP_UNKNOWN', { message: `Unknown app${shown}.`, field: 'appId' });
+    }
     return s;
   }
 
@@ -207,6 +238,8 @@ export class Latchkey {
       data: parsed.data === undefined ? null : this.#requireCipher().seal(appId, id, parsed.data),
     };
 
+    // Minted before the write: a failure here leaves nothing stored.
+    const accessToken = settings.accessTokens ? await this.#access.issue(appId, record) : undefined;
     const result = await this.#storeCall('createSession', () =>
       this.#store.createSession({ record, limit: settings.maxSessionsPerWallet, policy: settings.limitPolicy, now }),
     );
@@ -225,7 +258,7 @@ export class Latchkey {
       result.evicted.map((r) => r.id),
     );
     this.#logger.info('session created', { appId, sessionId: id, account: record.subject, authMethod: record.authMethod });
-    return this.#issued(record, settings, sessionSecret, refreshSecret);
+    return this.#issued(record, settings, sessionSecret, refreshSecret, accessToken);
   }
 
   // ---- access tokens ---------------------------------------------------------------------------
@@ -410,10 +443,13 @@ export class Latchkey {
     const appId = options.appId ?? DEFAULT_APP_ID;
     this.settings(appId);
     const now = this.#clock.now();
+    // Access-token verifiers learn of the revocation BEFORE the session goes: if that cannot be
+    // recorded, nothing is deleted and the caller hears STORE_UNAVAILABLE (a marker for a session
+    // that survives only fails closed).
+    await this.#storeCall('noteRevoked', () => this.#access.noteRevoked(appId, [sessionId]));
     const record = await this.#storeCall('deleteSession', () => this.#store.deleteSession(appId, sessionId));
     if (!record) return false;
     await this.#record(appId, [draft(now, 'session_revoked', record, { reason: options.reason ?? 'revoked' })], { revoked: 1 });
-    await this.#noteRevoked(appId, [record.id]);
     return true;
   }
 
@@ -440,6 +476,12 @@ export class Latchkey {
     this.settings(appId);
     const wallet = parseAccount(account);
     const now = this.#clock.now();
+    if (this.#access.isRevocationChecked(appId)) {
+      // Mark first (see revokeSessionById); a session created in between is marked after the delete.
+      const live = await this.#storeCall('listWalletSessions', () => this.#store.listWalletSessions(appId, wallet.account, now));
+      const ids = live.map((r) => r.id).filter((id) => id !== options.keepSessionId);
+      await this.#storeCall('noteRevoked', () => this.#access.noteRevoked(appId, ids));
+    }
     const deleted = await this.#storeCall('deleteWalletSessions', () =>
       this.#store.deleteWalletSessions(
         appId,
@@ -623,13 +665,14 @@ export class Latchkey {
     settings: AppSettings,
     sessionSecret: string,
     refreshSecret: string,
+    accessToken?: string,
   ): Promise<IssuedSession> {
     const issued: IssuedSession = {
       session: toSession(record, settings.roles),
       token: formatToken('session', record.id, sessionSecret),
       refreshToken: formatToken('refresh', record.id, refreshSecret),
     };
-    if (settings.accessTokens) issued.accessToken = await this.#access.issue(record.appId, record);
+    if (settings.accessTokens) issued.accessToken = accessToken ?? (await this.#access.issue(record.appId, record));
     return issued;
   }
 
@@ -661,7 +704,21 @@ export class Latchkey {
     code: Exclude<InvalidSessionCode, 'STORE_UNAVAILABLE'>,
     record: SessionSnapshot | null,
   ): Promise<ValidationResult> {
-    const drafts = record ? [draft(this.#clock.now(), 'validation_failed', record, { code })] : [];
+    // Session ids are public, so anyone can make a token that names one: such failures are audited
+    // at most once a minute per session (counted always), or they could fill the audit log.
+    const now = this.#clock.now();
+    let drafts: AuditDraft[] = [];
+    if (record) {
+      const isFirstThisMinute = await this.#store
+        .addEntry(
+          appId,
+          AUDIT_THROTTLE_NAMESPACE,
+          { key: `validation_failed:${record.id}`, value: '1', expiresAt: now + 60_000 },
+          now,
+        )
+        .catch(() => false);
+      if (isFirstThisMinute) drafts = [draft(now, 'validation_failed', record, { code })];
+    }
     await this.#record(appId, drafts, { validationFailed: 1 });
     return { valid: false, code };
   }

@@ -5,7 +5,8 @@ import { APP_ID_PATTERN } from './config.js';
 const appId = z.string().regex(APP_ID_PATTERN, 'app id must be 1-64 of [a-z0-9_-], starting with a letter or digit');
 const role = z.string().min(1).max(64);
 
-const device = z
+/** Device metadata as it may arrive from the network. */
+export const deviceInput = z
   .object({
     deviceId: z.string().min(1).max(128).optional(),
     userAgent: z.string().max(512).optional(),
@@ -25,7 +26,7 @@ export const createSessionInput = z
     authMethod: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'authMethod must be a short lowercase word'),
     scope: z.enum(['read-only', 'read-write']).default('read-write'),
     roles: z.array(role).max(32).optional(),
-    device: device.default({}),
+    device: deviceInput.default({}),
     data: z.unknown().optional(),
     /** Caps the absolute expiry (ms since epoch), e.g. at a SIWE message's Expiration Time. */
     notAfter: z.number().int().positive().optional(),

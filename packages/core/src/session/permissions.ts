@@ -11,7 +11,8 @@ export function permissionsFor(
   roleMap: Readonly<Record<string, readonly string[]>>,
 ): string[] {
   const granted = new Set<string>();
-  for (const role of roles) for (const p of roleMap[role] ?? []) granted.add(p);
+  // Object.hasOwn: a role named `toString` or `__proto__` must grant nothing, not reach the prototype.
+  for (const role of roles) if (Object.hasOwn(roleMap, role)) for (const p of roleMap[role]!) granted.add(p);
   if (scope === 'read-only') {
     const readOnly = new Set<string>();
     for (const p of granted) {

@@ -217,11 +217,57 @@ describe('Sign-In with Ethereum through the engine', () => {
       const message = siwe(eoa.address, (await latchkey.issueNonce()).nonce, overrides);
       expect(await code(latchkey.signInWithEthereum({ message, signature: await eoa.signMessage({ message }) }))).toBe(expected);
     }
+    // Refusals that cost the sender nothing (no nonce spent) are not audited: they could fill the log.
     expect(await code(latchkey.signInWithEthereum({ message: 'hello', signature: '0x00' }))).toBe('SIWE_MESSAGE_INVALID');
+    const unknownNonce = siwe(eoa.address, 'neverIssued1234');
+    expect(
+      await code(
+        latchkey.signInWithEthereum({ message: unknownNonce, signature: await eoa.signMessage({ message: unknownNonce }) }),
+      ),
+    ).toBe('SIWE_NONCE_INVALID');
     const failures = (await latchkey.queryAudit({ limit: 100 })).filter((e) => e.type === 'signin_failed');
-    expect(failures.map((e) => e.details.code)).toEqual([...cases.map(([c]) => c), 'SIWE_MESSAGE_INVALID']);
+    expect(failures.map((e) => e.details.code)).toEqual(cases.map(([c]) => c));
     expect(failures[0]?.subject).toBe(`eip155:${CHAIN_ID}:${eoa.address}`);
     expect(await latchkey.getSessionStats()).toMatchObject({ active: 0 });
+  });
+
+  it('takes roles and user id from the server hook, never from the request', async () => {
+    const { latchkey } = engine({
+      defaults: { signIn: SIGN_IN, roles: { admin: ['*'], member: ['read:x'] }, defaultRoles: ['member'] },
+      resolveSignIn: ({ account }) => (account.endsWith(eoa.address) ? { roles: ['admin'], userId: 'user-7' } : undefined),
+    });
+    const message = siwe(eoa.address, (await latchkey.issueNonce()).nonce);
+    const signature = await eoa.signMessage({ message });
+    const smuggled = { message, signature, roles: ['admin'], userId: 'victim' } as unknown as Parameters<
+      typeof latchkey.signInWithEthereum
+    >[0];
+    expect(await code(latchkey.signInWithEthereum(smuggled))).toBe('VALIDATION_FAILED');
+    const issued = await latchkey.signInWithEthereum({ message, signature, scope: 'read-only' });
+    expect(issued.session).toMatchObject({ roles: ['admin'], userId: 'user-7', scope: 'read-only', permissions: ['read:*'] });
+    const other = siwe(stranger.address, (await latchkey.issueNonce()).nonce);
+    const plain = await latchkey.signInWithEthereum({
+      message: other,
+      signature: await stranger.signMessage({ message: other }),
+    });
+    expect(plain.session).toMatchObject({ roles: ['member'], userId: null });
+  });
+
+  it('refuses bad request fields before spending the nonce', async () => {
+    const { latchkey } = engine();
+    const message = siwe(eoa.address, (await latchkey.issueNonce()).nonce);
+    const signature = await eoa.signMessage({ message });
+    expect(await code(latchkey.signInWithEthereum({ message, signature, device: { ip: 'not-an-ip' } }))).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(await code(latchkey.signInWithEthereum({ message, signature, device: { ip: '203.0.113.7' } }))).toBe('NO_ERROR');
+  });
+
+  it('answers SIWE_EXPIRED for a message that expired inside the clock skew', async () => {
+    const { latchkey } = engine();
+    const message = siwe(eoa.address, (await latchkey.issueNonce()).nonce, { expirationTime: new Date(T0 - 1000) });
+    expect(await code(latchkey.signInWithEthereum({ message, signature: await eoa.signMessage({ message }) }))).toBe(
+      'SIWE_EXPIRED',
+    );
   });
 
   it('refuses sign-in for an app without sign-in settings', async () => {
@@ -253,6 +299,22 @@ describe('Sign-In with Solana through the engine', () => {
       chainType: 'solana',
     });
     expect(await code(latchkey.signInWithSolana({ message, signature }))).toBe('SIWS_NONCE_INVALID');
+  });
+
+  it('refuses small-order public keys, whose "signatures" verify without a private key', async () => {
+    const { latchkey } = engine();
+    const identity = base58.encode(Buffer.from(`01${'00'.repeat(31)}`, 'hex'));
+    const message = formatSiwsMessage({
+      domain: 'app.example.com',
+      address: identity,
+      uri: 'https://app.example.com/login',
+      chainId: 'devnet',
+      nonce: (await latchkey.issueNonce()).nonce,
+      issuedAt: new Date(T0),
+    });
+    // R = identity point, S = 0: OpenSSL alone accepts this for the identity key.
+    const forged = base58.encode(Buffer.concat([Buffer.from(`01${'00'.repeat(31)}`, 'hex'), Buffer.alloc(32)]));
+    expect(await code(latchkey.signInWithSolana({ message, signature: forged }))).toBe('SIWS_SIGNATURE_INVALID');
   });
 
   it('refuses another cluster and a signature by another key', async () => {

@@ -6,7 +6,7 @@ import type { Clock, RandomSource } from '../runtime.js';
 import type { AppSettings, SignInSettings } from '../session/config.js';
 import { DEFAULT_APP_ID } from '../session/config.js';
 import type { IssuedSession } from '../session/engine.js';
-import { type CreateSessionInput, parseInput } from '../session/inputs.js';
+import { type CreateSessionInput, deviceInput, parseInput } from '../session/inputs.js';
 import type { Store } from '../store/contract.js';
 import { parseAccount } from '../subject/index.js';
 import type { SignInMessage } from './message.js';
@@ -24,30 +24,42 @@ export interface SignInHost {
   readonly random: RandomSource;
   settings(appId: string): AppSettings;
   createSession(input: CreateSessionInput): Promise<IssuedSession>;
+  /** The server's own word on who a signed-in wallet is: roles and user id. */
+  resolveSignIn?: ResolveSignIn;
   storeCall<T>(operation: string, call: () => Promise<T>): Promise<T>;
   record(appId: string, drafts: AuditDraft[]): Promise<void>;
 }
 
+/**
+ * What a sign-in request may carry. Nothing here is signed, so nothing here may raise privilege:
+ * roles and the user id come from the server's `resolveSignIn` hook, never from the request, and
+ * `scope` can only narrow (a read-only session on request).
+ */
 const signInRequest = z
   .object({
     appId: z.string().optional(),
     message: z.string().min(1).max(16_384),
     signature: z.string().min(1).max(16_384),
-    userId: z.string().min(1).max(128).optional(),
     scope: z.enum(['read-only', 'read-write']).optional(),
-    roles: z.array(z.string().min(1).max(64)).max(32).optional(),
-    device: z
-      .object({ deviceId: z.string().optional(), userAgent: z.string().optional(), ip: z.string().optional() })
-      .strict()
-      .optional(),
+    device: deviceInput.optional(),
   })
   .strict();
 
 export type SignInRequest = z.input<typeof signInRequest>;
 
+/**
+ * Called after a wallet proved itself and before its session is created: returns the roles and
+ * user id the app grants that account (from its own database). Without it, the app's default roles.
+ */
+export type ResolveSignIn = (event: {
+  appId: string;
+  account: string;
+  method: 'siwe' | 'siws';
+}) => Promise<{ roles?: string[]; userId?: string } | undefined> | { roles?: string[]; userId?: string } | undefined;
+
 interface Family {
   method: 'siwe' | 'siws';
-  codes: { notConfigured: ErrorCode; nonce: ErrorCode };
+  codes: { notConfigured: ErrorCode; nonce: ErrorCode; expired: ErrorCode };
   parse(text: string): SignInMessage;
   claimedAccount(message: SignInMessage, signIn: SignInSettings): string | null;
   verify(
@@ -84,7 +96,7 @@ export class SignInFlow {
     });
     this.#ethereum = {
       method: 'siwe',
-      codes: { notConfigured: 'SIGNIN_NOT_CONFIGURED', nonce: 'SIWE_NONCE_INVALID' },
+      codes: { notConfigured: 'SIGNIN_NOT_CONFIGURED', nonce: 'SIWE_NONCE_INVALID', expired: 'SIWE_EXPIRED' },
       parse: parseSiweMessage,
       claimedAccount: (m) => `eip155:${m.chainId}:${m.address}`,
       isEnabled: (signIn) => signIn.chainIds.length > 0,
@@ -99,7 +111,7 @@ export class SignInFlow {
     };
     this.#solana = {
       method: 'siws',
-      codes: { notConfigured: 'SIGNIN_NOT_CONFIGURED', nonce: 'SIWS_NONCE_INVALID' },
+      codes: { notConfigured: 'SIGNIN_NOT_CONFIGURED', nonce: 'SIWS_NONCE_INVALID', expired: 'SIWS_EXPIRED' },
       parse: parseSiwsMessage,
       claimedAccount: (m, signIn) => {
         const reference = solanaReference(m.chainId, signIn.solanaClusters[0] ?? SOLANA_CLUSTERS.mainnet!);
@@ -151,31 +163,34 @@ export class SignInFlow {
         message: `${family.method.toUpperCase()} is not enabled for app "${appId}".`,
       });
     const now = this.#host.clock.now();
-    let parsed: SignInMessage | null = null;
+    // Everything that can be refused without state is refused before the nonce is spent, and is not
+    // audited: without a nonce it costs nothing to send, so it must not be able to fill the log.
+    const message = family.parse(request.message);
+    // Nonces Latchkey issues are 22 characters; a longer one was never issued (and is no store key).
+    if (message.nonce.length > 64) throw new LatchkeyError(family.codes.nonce);
+    // Single use first: a nonce is spent by any attempt, whatever its signature turns out to be.
+    const taken = await this.#host.storeCall('takeEntry', () =>
+      this.#host.store.takeEntry(appId, NONCE_NAMESPACE, message.nonce, now),
+    );
+    if (taken === null) throw new LatchkeyError(family.codes.nonce);
     try {
-      parsed = family.parse(request.message);
-      const message = parsed;
-      // Nonces Latchkey issues are 22 characters; a longer one was never issued (and is no store key).
-      if (message.nonce.length > 64) throw new LatchkeyError(family.codes.nonce);
-      // Single use first: a nonce is spent by any attempt, whatever its signature turns out to be.
-      const taken = await this.#host.storeCall('takeEntry', () =>
-        this.#host.store.takeEntry(appId, NONCE_NAMESPACE, message.nonce, now),
-      );
-      if (taken === null) throw new LatchkeyError(family.codes.nonce);
       const verified = await family.verify(request.message, request.signature, message, signIn, now);
+      // Inside the skew the message is still acceptable, but a session must end in the future.
+      if (verified.expiresAt !== undefined && verified.expiresAt <= now) throw new LatchkeyError(family.codes.expired);
+      const granted = (await this.#host.resolveSignIn?.({ appId, account: verified.account, method: family.method })) ?? {};
       return await this.#host.createSession({
         appId,
         account: verified.account,
         authMethod: family.method,
         ...(verified.expiresAt === undefined ? {} : { notAfter: verified.expiresAt }),
-        ...(request.userId === undefined ? {} : { userId: request.userId }),
+        ...(granted.userId === undefined ? {} : { userId: granted.userId }),
+        ...(granted.roles === undefined ? {} : { roles: granted.roles }),
         ...(request.scope === undefined ? {} : { scope: request.scope }),
-        ...(request.roles === undefined ? {} : { roles: request.roles }),
         ...(request.device === undefined ? {} : { device: request.device }),
       });
     } catch (error) {
       if (error instanceof LatchkeyError && error.code !== 'STORE_UNAVAILABLE') {
-        await this.#host.record(appId, [failure(now, family, parsed, signIn, error)]);
+        await this.#host.record(appId, [failure(now, family, message, signIn, error)]);
       }
       throw error;
     }
@@ -183,21 +198,13 @@ export class SignInFlow {
 }
 
 /** The audit entry of a failed sign-in: the code and the account the message claimed, never the signature. */
-function failure(
-  now: number,
-  family: Family,
-  message: SignInMessage | null,
-  signIn: SignInSettings,
-  error: LatchkeyError,
-): AuditDraft {
+function failure(now: number, family: Family, message: SignInMessage, signIn: SignInSettings, error: LatchkeyError): AuditDraft {
   let subject: string | null = null;
-  if (message) {
-    const claimed = family.claimedAccount(message, signIn);
-    try {
-      subject = claimed ? parseAccount(claimed).account : null;
-    } catch {
-      subject = null;
-    }
+  const claimed = family.claimedAccount(message, signIn);
+  try {
+    subject = claimed ? parseAccount(claimed).account : null;
+  } catch {
+    subject = null;
   }
   return { at: now, type: 'signin_failed', sessionId: null, subject, details: { method: family.method, code: error.code } };
 }

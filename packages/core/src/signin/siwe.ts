@@ -97,7 +97,8 @@ export async function verifySiweMessage(options: VerifySiweOptions): Promise<Ver
   const message = parseSiweMessage(options.message);
   checkSignedFields(message, options.expected, SIWE_CODES);
   const chainId = Number(message.chainId);
-  if (!options.expected.chainIds.includes(chainId)) throw new LatchkeyError('SIWE_CHAIN_NOT_ALLOWED');
+  if (!Number.isSafeInteger(chainId) || !options.expected.chainIds.includes(chainId))
+    throw new LatchkeyError('SIWE_CHAIN_NOT_ALLOWED');
 
   const signature = options.signature;
   if (typeof signature !== 'string' || !isHex(signature) || signature.length < 132)

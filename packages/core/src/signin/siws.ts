@@ -65,13 +65,48 @@ export interface SiwsExpectations extends SignInExpectations {
   clusters: readonly string[];
 }
 
+/** A 64-byte signature in base58 (what Solana wallets print) or base64 (padded or not). */
 function decodeSignature(signature: string): Uint8Array | null {
-  try {
-    const bytes = /[+/=]/.test(signature) ? base64.decode(signature) : base58.decode(signature);
-    return bytes.length === 64 ? bytes : null;
-  } catch {
-    return null;
+  for (const decode of [
+    (s: string) => base58.decode(s),
+    (s: string) => base64.decode(s.padEnd(Math.ceil(s.length / 4) * 4, '=')),
+  ]) {
+    try {
+      const bytes = decode(signature);
+      if (bytes.length === 64) return bytes;
+    } catch {
+      // try the next encoding
+    }
   }
+  return null;
+}
+
+/**
+ * The eight small-order points of edwards25519 (RFC 8032 does not forbid them as public keys, and
+ * OpenSSL accepts them): with such a key, R = identity and S = 0 "verifies" any message.
+ */
+const SMALL_ORDER_KEYS = new Set([
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  // The same points with the sign bit set (non-canonical x = 0), accepted by lenient decoders.
+  '0100000000000000000000000000000000000000000000000000000000000080',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+]);
+
+/** True for a key whose y coordinate is not below the field prime (a non-canonical encoding). */
+function isNonCanonicalY(key: Uint8Array): boolean {
+  const y = Buffer.from(key);
+  y[31]! &= 0x7f;
+  // p = 2^255 - 19: y >= p iff y is 2^255-19 .. 2^255-1, i.e. bytes ed..ff ff..ff 7f.
+  if (y[31] !== 0x7f) return false;
+  for (let i = 30; i >= 1; i--) if (y[i] !== 0xff) return false;
+  return y[0]! >= 0xed;
 }
 
 /**
@@ -92,6 +127,10 @@ export function verifySiwsMessage(options: { message: string; signature: string;
   if (reference === null || !options.expected.clusters.includes(reference)) throw new LatchkeyError('SIWS_CHAIN_NOT_ALLOWED');
   const signature = typeof options.signature === 'string' ? decodeSignature(options.signature) : null;
   if (!signature) throw new LatchkeyError('SIWS_SIGNATURE_INVALID');
+  const publicKey = base58.decode(message.address);
+  if (SMALL_ORDER_KEYS.has(Buffer.from(publicKey).toString('hex')) || isNonCanonicalY(publicKey)) {
+    throw new LatchkeyError('SIWS_SIGNATURE_INVALID');
+  }
   const key = createPublicKey({
     key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(base58.decode(message.address)).toString('base64url') },
     format: 'jwk',

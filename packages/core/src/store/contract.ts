@@ -192,6 +192,13 @@ export interface Store {
    */
   takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null>;
 
+  /**
+   * Atomically counts a hit on an entry used as a counter (rate limits): when no live entry has the
+   * key, writes `"1"` expiring at `expiresAt` and answers 1; otherwise adds one to its value, keeps its
+   * expiry, and answers the new count. Of N concurrent increments of a fresh key, the answers are 1..N.
+   */
+  incrementEntry(appId: string, namespace: string, key: string, expiresAt: number, now: number): Promise<number>;
+
   /** The live entries of a namespace, by key. For small namespaces (signing keys, recent revocations). */
   listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]>;
 

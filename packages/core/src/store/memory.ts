@@ -222,6 +222,14 @@ export class MemoryStore implements Store {
     return entry ? entry.value : null;
   }
 
+  async incrementEntry(appId: string, namespace: string, key: string, expiresAt: number, now: number): Promise<number> {
+    this.#check();
+    const live = this.#liveEntry(appId, namespace, key, now);
+    const count = live ? Number(live.value) + 1 : 1;
+    this.#namespace(appId, namespace).set(key, { key, value: String(count), expiresAt: live ? live.expiresAt : expiresAt });
+    return count;
+  }
+
   async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
     this.#check();
     return [...this.#namespace(appId, namespace).values()]
