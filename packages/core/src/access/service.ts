@@ -21,6 +21,10 @@ import {
 export const SIGNING_KEY_NAMESPACE = 'signing-keys';
 export const REVOCATION_NAMESPACE = 'revoked-sessions';
 
+/**
+ * How long a node trusts its copy of the key set: 30 s, but never more than half the publish delay,
+ * so every node sees a rotation before the new key signs (and stops signing with the old one then).
+ */
 const KEY_CACHE_MS = 30_000;
 const UNKNOWN_KID_REFETCH_MS = 1_000;
 const REVOCATION_POLL_MS = 500;
@@ -324,7 +328,8 @@ export class AccessTokens {
 
   async #appKeys(appId: string, settings: AccessTokenSettings, now: number, options: { force?: boolean } = {}): Promise<AppKeys> {
     const cached = this.#keys.get(appId);
-    if (cached && !options.force && now - cached.loadedAt < KEY_CACHE_MS) return cached;
+    const cacheMs = Math.min(KEY_CACHE_MS, settings.keyPublishMs / 2);
+    if (cached && !options.force && now - cached.loadedAt < cacheMs) return cached;
     if (settings.algorithm === 'HS256') {
       const kid = hs256Kid(settings.secret!);
       const keys: AppKeys = {
