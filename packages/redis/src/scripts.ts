@@ -333,7 +333,7 @@ return 1
 );
 
 /**
- * Writes one entry of a namespace (shared by putEntry and addEntry). KEYS: value, index. ARGV:
+ * Writes one entry of a namespace (shared by putEntry, addEntry and incrementEntry). KEYS: value, index. ARGV:
  * key, value, expiresAt, ttl ms (expiresAt − now plus slack, computed in Node; <= 0 means the
  * entry is dead on arrival and is deleted instead), prune bound. The index's TTL is raised to the
  * value's so that it outlives every value it lists (both measured on Redis's own clock); index
@@ -380,6 +380,24 @@ export const ADD_ENTRY = new LuaScript(
   `${WRITE_ENTRY}
 local x = redis.call('HGET', KEYS[1], 'x')
 if x and tonumber(ARGV[6]) < tonumber(x) then return 0 end
+write_entry()
+return 1
+`,
+);
+
+/**
+ * incrementEntry. KEYS: value, index. ARGV: key, '1', expiresAt, ttl ms, prune bound, now (as
+ * addEntry's). Atomic: when no entry is live at now (judged by the stored expiresAt, as addEntry
+ * judges it), writes "1" with the new expiry, TTL and index member, as putEntry would, and returns
+ * 1; otherwise adds one to the value with HINCRBY (so Lua never formats the count), keeping the
+ * expiry, the TTL and the index score, and returns the new count. HINCRBY refuses a value that is
+ * not a decimal integer (an entry that was never a counter) with an error.
+ */
+export const INCREMENT_ENTRY = new LuaScript(
+  'incrementEntry',
+  `${WRITE_ENTRY}
+local x = redis.call('HGET', KEYS[1], 'x')
+if x and tonumber(ARGV[6]) < tonumber(x) then return redis.call('HINCRBY', KEYS[1], 'v', 1) end
 write_entry()
 return 1
 `,

@@ -481,6 +481,67 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
     }
   });
 
+  it('counts every hit exactly once across two instances, keeping the expiry of the first hit', async () => {
+    const a = track(openStore());
+    const b = track(openStore({ keyPrefix: a.keyPrefix }));
+    const now = Date.UTC(2026, 0, 1, 12);
+    const firstHits: { key: string; value: string; expiresAt: number }[] = [];
+    for (let round = 0; round < 10; round++) {
+      const key = `ip-${round}`;
+      // Every other round starts over a stale count that Redis still holds past its expiresAt.
+      if (round % 2) await a.putEntry('default', 'rate', { key, value: '41', expiresAt: now }, now - 1);
+      const counts = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).incrementEntry('default', 'rate', key, now + MIN + i, now)),
+      );
+      expect([...counts].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      firstHits.push({ key, value: '40', expiresAt: now + MIN + counts.indexOf(1) });
+    }
+    expect(await b.listEntries('default', 'rate', now)).toEqual(firstHits);
+  });
+
+  it('gives a counter the TTL of a put at its first hit, keeps TTL, expiry and index score after, all in one slot', async () => {
+    const client = ownClient();
+    const store = track(openStore({ client }));
+    const sent = recordCommands(client);
+    const keys = new KeyLayout(store.keyPrefix);
+    // A clock 300 days behind the wall clock: an absolute PEXPIREAT would drop the key at once.
+    const now = Date.now() - 300 * 24 * 60 * MIN;
+    const key = keys.entry('default', 'rate', '{ip}');
+    const index = keys.entryIndex('default', 'rate');
+    expect(await store.incrementEntry('default', 'rate', '{ip}', now + 2 * MIN, now)).toBe(1);
+    const pttl = await admin().pttl(key);
+    expect(pttl).toBeGreaterThan(2 * MIN + ENTRY_TTL_SLACK_MS - 2000);
+    expect(pttl).toBeLessThanOrEqual(2 * MIN + ENTRY_TTL_SLACK_MS);
+    expect(await admin().pttl(index)).toBeGreaterThanOrEqual(pttl - 50);
+    expect(await admin().hgetall(key)).toEqual({ v: '1', x: String(now + 2 * MIN) });
+    expect(await admin().zrange(index, 0, -1, 'WITHSCORES')).toEqual(['{ip}', String(now + 2 * MIN)]);
+
+    // A later hit asks for a later expiry; the window keeps its own.
+    expect(await store.incrementEntry('default', 'rate', '{ip}', now + 10 * MIN, now + MIN)).toBe(2);
+    expect(await admin().pttl(key)).toBeLessThanOrEqual(pttl);
+    expect(await admin().hgetall(key)).toEqual({ v: '2', x: String(now + 2 * MIN) });
+    expect(await admin().zrange(index, 0, -1, 'WITHSCORES')).toEqual(['{ip}', String(now + 2 * MIN)]);
+
+    // At its expiresAt the engine's clock has passed the window and Redis's has not: a new window.
+    expect(await admin().exists(key)).toBe(1);
+    expect(await store.incrementEntry('default', 'rate', '{ip}', now + 5 * MIN, now + 2 * MIN)).toBe(1);
+    expect(await admin().pttl(key)).toBeGreaterThan(3 * MIN + ENTRY_TTL_SLACK_MS - 2000);
+    expect(await admin().hgetall(key)).toEqual({ v: '1', x: String(now + 5 * MIN) });
+    expect(await store.listEntries('default', 'rate', now + 2 * MIN)).toEqual([
+      { key: '{ip}', value: '1', expiresAt: now + 5 * MIN },
+    ]);
+
+    // An entry that was never a counter is refused (HINCRBY), and stays as it was.
+    await store.putEntry('default', 'rate', { key: 'word', value: 'abc', expiresAt: now + MIN }, now);
+    await expect(store.incrementEntry('default', 'rate', 'word', now + MIN, now)).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    expect(await admin().hget(keys.entry('default', 'rate', 'word'), 'v')).toBe('abc');
+
+    expect(sent.scriptKeys.length).toBeGreaterThanOrEqual(5); // more when a script is not cached yet (EVALSHA, then EVAL)
+    for (const scriptKeys of sent.scriptKeys) expect(new Set(scriptKeys.map(keySlot))).toEqual(new Set([keySlot(index)]));
+  });
+
   it('never lists an empty namespace while another instance rotates its only key', async () => {
     const a = track(openStore());
     const b = track(openStore({ keyPrefix: a.keyPrefix }));
@@ -685,18 +746,23 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
     const made: { appId: string; id: string; subject: string }[] = [];
     let now = Date.UTC(2026, 0, 1, 12);
     // Entries: a small key space (braces and a non-ASCII key included), expiries from already
-    // past (dead on arrival, or exactly at now) to three minutes ahead.
-    const namespaces = ['nonce', 'keys'] as const;
+    // past (dead on arrival, or exactly at now) to three minutes ahead. Counters live in 'rate',
+    // where every value is a decimal integer (incrementing anything else is a caller bug).
+    const namespaces = ['nonce', 'keys', 'rate'] as const;
     const entryKeys = ['k0', 'k1', 'k2', '{k}', 'é'] as const;
     const entryStep = async (): Promise<void> => {
       const roll = rand();
       const appId = pick(apps);
       const namespace = pick(namespaces);
       const key = pick(entryKeys);
-      const entry = { key, value: rand() < 0.2 ? '' : secretHash(), expiresAt: now + int(-1, 6) * 30_000 };
-      if (roll < 0.3) await both((s) => s.putEntry(appId, namespace, { ...entry }, now));
-      else if (roll < 0.5) await both((s) => s.addEntry(appId, namespace, { ...entry }, now));
-      else if (roll < 0.7) await both((s) => s.takeEntry(appId, namespace, key, now));
+      const value = namespace === 'rate' ? String(int(0, 5)) : rand() < 0.2 ? '' : secretHash();
+      const entry = { key, value, expiresAt: now + int(-1, 6) * 30_000 };
+      if (roll < 0.2) await both((s) => s.putEntry(appId, namespace, { ...entry }, now));
+      else if (roll < 0.35) await both((s) => s.addEntry(appId, namespace, { ...entry }, now));
+      else if (roll < 0.5) {
+        // A short burst, so that live windows are counted on as well as opened.
+        for (let hit = int(1, 3); hit > 0; hit--) await both((s) => s.incrementEntry(appId, 'rate', key, entry.expiresAt, now));
+      } else if (roll < 0.7) await both((s) => s.takeEntry(appId, namespace, key, now));
       else if (roll < 0.8) await both((s) => s.deleteEntry(appId, namespace, key, now));
       else await both((s) => s.listEntries(appId, namespace, now));
     };

@@ -1,10 +1,8 @@
 import {
   type AuditDraft,
   type AuditEntry,
-  type AuditHead,
   type AuditQuery,
   type CreateSessionResult,
-  EMPTY_AUDIT_HEAD,
   expiresAt,
   isLive,
   LatchkeyError,
@@ -21,14 +19,14 @@ import {
   sessionIdTag,
   type ValidateSessionInput,
   walletTag,
-  zeroCounters,
 } from '@latchkey/core';
-import { type Cluster, Redis } from 'ioredis';
-import { AuditAppender } from './audit.js';
+import { Redis } from 'ioredis';
+import { AuditLog } from './audit.js';
+import { SessionCleanup } from './cleanup.js';
+import type { Client } from './client.js';
 import {
   asArray,
   asString,
-  decodeEntries,
   decodeOptionalSession,
   decodeSession,
   decodeSnapshot,
@@ -36,89 +34,23 @@ import {
   MalformedReplyError,
   SNAPSHOT_FIELDS,
 } from './codec.js';
-import { appSessionMember, KeyLayout, parseAppSessionMember } from './keys.js';
+import { Entries } from './entries.js';
+import { appSessionMember, KeyLayout } from './keys.js';
 import { type RedisStoreOptions, type ResolvedRedisStoreOptions, resolveOptions } from './options.js';
 import {
-  ADD_ENTRY,
-  APPEND_AUDIT,
-  CLEANUP_SESSION,
   CREATE_SESSION,
   DELETE_SESSION,
   DELETE_WALLET,
   INCREMENT_COUNTERS,
-  LIST_ENTRIES,
   LIST_WALLET,
-  PUT_ENTRY,
   ROTATE_REFRESH,
   SET_SESSION_DATA,
-  TAKE_ENTRY,
   VALIDATE_SESSION,
 } from './scripts.js';
+import { readAppStats } from './stats.js';
+import { WalletSnapshots } from './wallets.js';
 
-type Client = Redis | Cluster;
-
-/** Snapshot retries before a wallet operation gives up; each retry means the wallet changed meanwhile. */
-const MAX_SNAPSHOT_ATTEMPTS = 50;
-/** Keys per burst of independent reads (stats, cleanup, audit pages): bounded memory and reply size. */
-const READ_CHUNK = 500;
-/**
- * Milliseconds an entry's key outlives its expiresAt in Redis: its TTL is `expiresAt − now` plus
- * this. Every read judges an entry by its stored expiresAt, so callers never see the slack. It
- * covers app servers whose clocks disagree: Redis must not drop an entry that a server running
- * behind still counts as live (a replay cache that forgets early accepts a replay).
- */
-export const ENTRY_TTL_SLACK_MS = 5_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Runs a snapshot script (see scripts.ts) until it stops answering 'retry'. Each retry means the
- * index changed between the read and the script, so it backs off a little after the first few.
- */
-async function untilSnapshotHolds(what: string, attempt: () => Promise<unknown>): Promise<unknown[]> {
-  for (let n = 0; n < MAX_SNAPSHOT_ATTEMPTS; n++) {
-    const reply = asArray(await attempt(), what);
-    if (reply[0] !== 'retry') return reply;
-    if (n >= 2) await sleep(Math.random() * 2 ** Math.min(n, 6));
-  }
-  throw new Error(`${what}: the index kept changing; gave up after ${MAX_SNAPSHOT_ATTEMPTS} attempts`);
-}
-
-/**
- * The ARGV an entry write shares (key, value, expiresAt, ttl ms, prune bound), computed in Node
- * so that Lua never formats a number. The TTL is relative to the engine's `now`, never an
- * absolute PEXPIREAT, so a frozen or skewed clock cannot make Redis drop a live entry.
- */
-function entryWriteArgs(entry: StoredEntry, now: number): string[] {
-  if (!Number.isFinite(entry.expiresAt)) {
-    throw new LatchkeyError('INTERNAL_ERROR', { message: 'RedisStore: entry expiresAt must be a finite number' });
-  }
-  const ttl = entry.expiresAt > now - ENTRY_TTL_SLACK_MS ? Math.ceil(entry.expiresAt - now) + ENTRY_TTL_SLACK_MS : 0;
-  return [entry.key, entry.value, String(entry.expiresAt), String(ttl), String(now - ENTRY_TTL_SLACK_MS)];
-}
-
-/** Settles when `p` does or after `ms`, whichever comes first; never rejects. */
-function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void p.then(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** A cleanup candidate found expired, with what it takes to delete it and to order it. */
-interface ExpiredSession {
-  appId: string;
-  id: string;
-  subject: string;
-  member: string;
-  expiresAt: number;
-}
-
-const byExpiry = (a: ExpiredSession, b: ExpiredSession): number =>
-  a.expiresAt - b.expiresAt || (a.appId < b.appId ? -1 : a.appId > b.appId ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+export { ENTRY_TTL_SLACK_MS } from './entries.js';
 
 /**
  * The Latchkey `Store` on Redis or Redis Cluster.
@@ -141,8 +73,10 @@ export class RedisStore implements Store {
   readonly #client: Client;
   readonly #ownsClient: boolean;
   readonly #keys: KeyLayout;
-  readonly #walletQueues = new Map<string, Promise<void>>();
-  readonly #audit = new Map<string, AuditAppender>();
+  readonly #wallets: WalletSnapshots;
+  readonly #audit: AuditLog;
+  readonly #entries: Entries;
+  readonly #cleanup: SessionCleanup;
   #readyWait: Promise<void> | null = null;
   #closed = false;
 
@@ -171,6 +105,11 @@ export class RedisStore implements Store {
       // also print each one as an unhandled error event.
       this.#client.on('error', () => {});
     }
+    const call = <T>(run: (client: Client) => Promise<T>): Promise<T> => this.#call(run);
+    this.#audit = new AuditLog(this.#keys, call, () => this.#ready());
+    this.#entries = new Entries(this.#keys, call);
+    this.#cleanup = new SessionCleanup(this.#keys);
+    this.#wallets = new WalletSnapshots(this.#keys, this.#options.commandTimeoutMs);
   }
 
   // ---- sessions -------------------------------------------------------------------------------
@@ -191,7 +130,7 @@ export class RedisStore implements Store {
       await Promise.all([c.sadd(this.#keys.apps(), record.appId), c.zadd(appKey, 'NX', String(expiresAt(record)), member)]);
       const sessionKey = this.#keys.session(record.appId, record.id);
       const ttl = String(Math.ceil(Math.max(expiresAt(record) - now, 0) + this.#options.expiredRetentionMs));
-      const reply = await this.#withWalletSnapshot(c, record.appId, record.subject, (walletKey, ids) =>
+      const reply = await this.#wallets.run(c, record.appId, record.subject, (walletKey, ids) =>
         CREATE_SESSION.run(
           c,
           [walletKey, ...ids.map((id) => this.#keys.session(record.appId, id)), sessionKey],
@@ -320,7 +259,7 @@ export class RedisStore implements Store {
 
   async listWalletSessions(appId: string, subject: string, now: number): Promise<SessionRecord[]> {
     return this.#call(async (c) => {
-      const reply = await this.#withWalletSnapshot(c, appId, subject, (walletKey, ids) =>
+      const reply = await this.#wallets.run(c, appId, subject, (walletKey, ids) =>
         LIST_WALLET.run(
           c,
           [walletKey, ...ids.map((id) => this.#keys.session(appId, id))],
@@ -337,7 +276,7 @@ export class RedisStore implements Store {
     options: { exceptId?: string; now: number },
   ): Promise<SessionRecord[]> {
     return this.#call(async (c) => {
-      const reply = await this.#withWalletSnapshot(c, appId, subject, (walletKey, ids) =>
+      const reply = await this.#wallets.run(c, appId, subject, (walletKey, ids) =>
         DELETE_WALLET.run(
           c,
           [walletKey, ...ids.map((id) => this.#keys.session(appId, id))],
@@ -351,262 +290,47 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Picks exactly the sessions the contract names (earliest expiry first, ties by appId then id)
-   * although the app indexes' scores may lag: a touch inside the validation script cannot reach
-   * the index's slot. A score is a lower bound of its session's expiry (expiries only move later),
-   * so every expired session is among the entries scored `<= now`, and once `limit` expired ones
-   * are known, no entry scored above the limit-th expiry can displace them. Then each chosen
-   * session is deleted by a script in its wallet's slot. Sessions removed before a failure are
-   * still returned, so that the engine audits them.
+   * Earliest expiry first, ties by appId then id, although the app indexes' scores may lag (see
+   * cleanup.ts). Sessions removed before a failure are still returned, so that the engine audits them.
    */
   async cleanupExpired(now: number, limit: number): Promise<SessionRecord[]> {
-    return this.#call(async (c) => {
-      const removed: SessionRecord[] = [];
-      if (limit <= 0) return removed;
-      const chosen = await this.#findExpired(c, await c.smembers(this.#keys.apps()), now, limit);
-      try {
-        for (let i = 0; i < chosen.length; i += READ_CHUNK) {
-          const results = await Promise.allSettled(chosen.slice(i, i + READ_CHUNK).map((e) => this.#removeExpired(c, e, now)));
-          for (const r of results) if (r.status === 'fulfilled' && r.value) removed.push(r.value);
-          const failure = results.find((r) => r.status === 'rejected');
-          if (failure) throw failure.reason;
-        }
-      } catch (error) {
-        if (removed.length === 0) throw error;
-      }
-      return removed;
-    });
-  }
-
-  /**
-   * Walks each app's index from its lowest score, `page` entries at a time. Every entry seen
-   * either stays in the `<= now` range because it is expired (an expired session never becomes
-   * live again), or leaves it: re-scored to its true expiry when live, removed when Redis already
-   * dropped its session. So an app's next unseen entry sits at offset = its expired ones seen.
-   */
-  async #findExpired(c: Client, apps: string[], now: number, limit: number): Promise<ExpiredSession[]> {
-    const page = Math.min(READ_CHUNK, Math.max(limit, 100));
-    const cursors = apps.map((appId) => ({ appId, offset: 0, floor: Number.NEGATIVE_INFINITY, done: false }));
-    const found = new Map<string, ExpiredSession>();
-    for (;;) {
-      const sorted = [...found.values()].sort(byExpiry);
-      const bound = sorted.length >= limit ? sorted[limit - 1]!.expiresAt : Number.POSITIVE_INFINITY;
-      const open = cursors.filter((cur) => !cur.done && cur.floor <= bound);
-      if (open.length === 0) return sorted.slice(0, limit);
-      await Promise.all(
-        open.map(async (cur) => {
-          const appKey = this.#keys.appSessions(cur.appId);
-          const flat = await c.zrangebyscore(appKey, '-inf', String(now), 'WITHSCORES', 'LIMIT', cur.offset, page);
-          const members: string[] = [];
-          for (let i = 0; i + 1 < flat.length; i += 2) {
-            members.push(flat[i]!);
-            cur.floor = Number(flat[i + 1]);
-          }
-          if (members.length < page) cur.done = true;
-          const inspected = await Promise.all(members.map((m) => this.#inspectCandidate(c, cur.appId, m, now)));
-          for (const e of inspected) {
-            if (!e) continue;
-            cur.offset += 1;
-            found.set(`${e.appId}\u0000${e.id}`, e);
-          }
-        }),
-      );
-    }
-  }
-
-  /** The candidate when it is expired; otherwise fixes its index entry and answers null. */
-  async #inspectCandidate(c: Client, appId: string, member: string, now: number): Promise<ExpiredSession | null> {
-    const appKey = this.#keys.appSessions(appId);
-    const parsed = parseAppSessionMember(member);
-    if (!parsed) {
-      await c.zrem(appKey, member);
-      return null;
-    }
-    const [ie, ae] = await c.hmget(this.#keys.session(appId, parsed.id), 'ie', 'ae');
-    if (ie == null || ae == null) {
-      // Redis dropped the session by TTL: the script prunes the wallet index in the wallet's slot.
-      await CLEANUP_SESSION.run(
-        c,
-        [this.#keys.session(appId, parsed.id), this.#keys.wallet(appId, parsed.subject)],
-        [parsed.id, String(now)],
-      );
-      await c.zrem(appKey, member);
-      return null;
-    }
-    const expiry = Math.min(Number(ie), Number(ae));
-    if (isLive({ idleExpiresAt: Number(ie), absoluteExpiresAt: Number(ae) }, now)) {
-      await c.zadd(appKey, 'XX', Number(ie) < Number(ae) ? ie : ae, member);
-      return null;
-    }
-    return { appId, id: parsed.id, subject: parsed.subject, member, expiresAt: expiry };
-  }
-
-  async #removeExpired(c: Client, e: ExpiredSession, now: number): Promise<SessionRecord | null> {
-    const reply = asArray(
-      await CLEANUP_SESSION.run(
-        c,
-        [this.#keys.session(e.appId, e.id), this.#keys.wallet(e.appId, e.subject)],
-        [e.id, String(now)],
-      ),
-      'cleanup',
-    );
-    const appKey = this.#keys.appSessions(e.appId);
-    if (reply[0] === 'live') {
-      await c.zadd(appKey, 'XX', asString(reply[1], 'expiry'), e.member);
-      return null;
-    }
-    await c.zrem(appKey, e.member);
-    return reply[0] === 'removed' ? decodeSession(reply[1]) : null;
+    return this.#call((c) => this.#cleanup.sweep(c, now, limit));
   }
 
   // ---- audit ----------------------------------------------------------------------------------
 
   async appendAudit(appId: string, drafts: AuditDraft[]): Promise<AuditEntry[]> {
-    return this.#call(async () => {
-      if (drafts.length === 0) return [];
-      let appender = this.#audit.get(appId);
-      if (!appender) {
-        appender = new AuditAppender(
-          appId,
-          () => this.#readAuditHead(appId),
-          (expected, entries) => this.#writeAudit(appId, expected, entries),
-        );
-        this.#audit.set(appId, appender);
-      }
-      return appender.append(drafts);
-    });
+    return this.#audit.append(appId, drafts);
   }
 
-  async #readAuditHead(appId: string): Promise<AuditHead> {
-    const c = await this.#ready();
-    const [seq, hash] = await c.hmget(this.#keys.auditHead(appId), 'seq', 'hash');
-    return seq && hash ? { seq: Number(seq), hash } : EMPTY_AUDIT_HEAD;
-  }
-
-  async #writeAudit(appId: string, expected: AuditHead, entries: AuditEntry[]): Promise<AuditHead | null> {
-    const c = await this.#ready();
-    const subjectKeys: string[] = [];
-    const position = new Map<string, number>();
-    const args: string[] = [];
-    for (const e of entries) {
-      let at = 0;
-      if (e.subject !== null) {
-        at = position.get(e.subject) ?? 0;
-        if (at === 0) {
-          subjectKeys.push(this.#keys.auditSubject(appId, e.subject));
-          at = subjectKeys.length;
-          position.set(e.subject, at);
-        }
-      }
-      args.push(String(e.seq), JSON.stringify(e), String(at));
-    }
-    const last = entries[entries.length - 1]!;
-    const reply = asArray(
-      await APPEND_AUDIT.run(
-        c,
-        [this.#keys.auditHead(appId), this.#keys.auditEntries(appId), ...subjectKeys],
-        [String(expected.seq), expected.hash, String(last.seq), last.hash, String(entries.length), ...args],
-      ),
-      'audit append',
-    );
-    if (reply[0] === 'ok') return null;
-    const seq = Number(asString(reply[1], 'head seq'));
-    return seq === 0 ? EMPTY_AUDIT_HEAD : { seq, hash: asString(reply[2], 'head hash') };
-  }
-
-  /**
-   * Without a subject: walks seqs after `afterSeq` up to the head (they are contiguous, so no
-   * index is needed). With a subject: walks that subject's seq index. Time bounds filter as they
-   * go; a missing entry (deleted behind the store's back) is skipped, which chain verification
-   * then reports as a gap.
-   */
   async queryAudit(appId: string, query: AuditQuery): Promise<AuditEntry[]> {
-    return this.#call(async (c) => {
-      const out: AuditEntry[] = [];
-      if (query.limit <= 0) return out;
-      const entriesKey = this.#keys.auditEntries(appId);
-      const chunk = Math.min(READ_CHUNK, Math.max(query.limit, 50));
-      const take = (values: (string | null)[]): void => {
-        for (const v of values) {
-          if (v === null || out.length >= query.limit) continue;
-          const e = JSON.parse(v) as AuditEntry;
-          if (query.subject !== undefined && e.subject !== query.subject) continue;
-          if (query.since !== undefined && e.at < query.since) continue;
-          if (query.until !== undefined && e.at >= query.until) continue;
-          out.push(e);
-        }
-      };
-      let after = query.afterSeq ?? 0;
-      if (query.subject === undefined) {
-        const head = Number((await c.hget(this.#keys.auditHead(appId), 'seq')) ?? 0);
-        for (let from = Math.floor(after) + 1; from <= head && out.length < query.limit; from += chunk) {
-          const seqs = Array.from({ length: Math.min(chunk, head - from + 1) }, (_, i) => String(from + i));
-          take(await c.hmget(entriesKey, ...seqs));
-        }
-        return out;
-      }
-      const subjectKey = this.#keys.auditSubject(appId, query.subject);
-      while (out.length < query.limit) {
-        const seqs = await c.zrangebyscore(subjectKey, `(${after}`, '+inf', 'LIMIT', 0, chunk);
-        if (seqs.length === 0) break;
-        take(await c.hmget(entriesKey, ...seqs));
-        after = Number(seqs[seqs.length - 1]);
-      }
-      return out;
-    });
+    return this.#audit.query(appId, query);
   }
 
-  // ---- entries --------------------------------------------------------------------------------
-  // One namespace's keys share the tag {<appId>:e:<namespace>}: each write, take and delete is one
-  // script over the entry's value key and the namespace's index.
+  // ---- entries (entries.ts) -------------------------------------------------------------------
 
   async putEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<void> {
-    const keys = [this.#keys.entry(appId, namespace, entry.key), this.#keys.entryIndex(appId, namespace)];
-    const args = entryWriteArgs(entry, now);
-    return this.#call(async (c) => {
-      await PUT_ENTRY.run(c, keys, args);
-    });
+    return this.#entries.put(appId, namespace, entry, now);
   }
 
   async addEntry(appId: string, namespace: string, entry: StoredEntry, now: number): Promise<boolean> {
-    const keys = [this.#keys.entry(appId, namespace, entry.key), this.#keys.entryIndex(appId, namespace)];
-    const args = [...entryWriteArgs(entry, now), String(now)];
-    return this.#call(async (c) => (await ADD_ENTRY.run(c, keys, args)) === 1);
+    return this.#entries.add(appId, namespace, entry, now);
   }
 
   async takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
-    const keys = [this.#keys.entry(appId, namespace, key), this.#keys.entryIndex(appId, namespace)];
-    return this.#call(async (c) => {
-      const value = await TAKE_ENTRY.run(c, keys, [key, String(now)]);
-      return value === null ? null : asString(value, 'entry value');
-    });
+    return this.#entries.take(appId, namespace, key, now);
   }
 
-  /**
-   * Two round trips: the index's members scored above `now`, then the list script, which proves
-   * they are still exactly the live ones and reads their values in the same atomic step (a key
-   * rotation that puts a new key and deletes the old one never shows an empty list).
-   */
   async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
-    const indexKey = this.#keys.entryIndex(appId, namespace);
-    return this.#call(async (c) => {
-      const reply = await untilSnapshotHolds('entry list', async () => {
-        const keys = await c.zrangebyscore(indexKey, `(${now}`, '+inf');
-        // Nothing live: the read alone is the answer, atomic on its own.
-        if (keys.length === 0) return ['ok', []];
-        return LIST_ENTRIES.run(
-          c,
-          [indexKey, ...keys.map((key) => this.#keys.entry(appId, namespace, key))],
-          [String(now), String(keys.length), ...keys],
-        );
-      });
-      return decodeEntries(reply[1]);
-    });
+    return this.#entries.list(appId, namespace, now);
+  }
+
+  async incrementEntry(appId: string, namespace: string, key: string, expiresAt: number, now: number): Promise<number> {
+    return this.#entries.increment(appId, namespace, key, expiresAt, now);
   }
 
   async deleteEntry(appId: string, namespace: string, key: string, now: number): Promise<boolean> {
-    const keys = [this.#keys.entry(appId, namespace, key), this.#keys.entryIndex(appId, namespace)];
-    return this.#call(async (c) => (await TAKE_ENTRY.run(c, keys, [key, String(now)])) !== null);
+    return this.#entries.delete(appId, namespace, key, now);
   }
 
   // ---- counters and stats ---------------------------------------------------------------------
@@ -627,37 +351,7 @@ export class RedisStore implements Store {
 
   /** Walks the whole app index (an admin path: O(sessions)), re-checking each session's expiry. */
   async readStats(appId: string, now: number): Promise<StoreStats> {
-    return this.#call(async (c) => {
-      const raw = await c.hgetall(this.#keys.counters(appId));
-      const counters = zeroCounters();
-      for (const name of STATS_COUNTERS) if (raw[name] !== undefined) counters[name] = Number(raw[name]);
-      const stats: StoreStats = { active: 0, byChain: {}, byAuthMethod: {}, counters };
-      const seen = new Set<string>();
-      let cursor = '0';
-      do {
-        const [next, flat] = await c.zscan(this.#keys.appSessions(appId), cursor, 'COUNT', READ_CHUNK);
-        cursor = next;
-        const ids: string[] = [];
-        for (let i = 0; i < flat.length; i += 2) {
-          const parsed = parseAppSessionMember(flat[i]!);
-          // ZSCAN may return an element twice; a session counts once.
-          if (parsed && !seen.has(parsed.id)) {
-            seen.add(parsed.id);
-            ids.push(parsed.id);
-          }
-        }
-        const rows = await Promise.all(ids.map((id) => c.hmget(this.#keys.session(appId, id), 'ie', 'ae', 'm')));
-        for (const [ie, ae, m] of rows) {
-          if (ie == null || ae == null || m == null) continue;
-          if (!isLive({ idleExpiresAt: Number(ie), absoluteExpiresAt: Number(ae) }, now)) continue;
-          const meta = JSON.parse(m) as Pick<SessionRecord, 'chainType' | 'authMethod'>;
-          stats.active += 1;
-          stats.byChain[meta.chainType] = (stats.byChain[meta.chainType] ?? 0) + 1;
-          stats.byAuthMethod[meta.authMethod] = (stats.byAuthMethod[meta.authMethod] ?? 0) + 1;
-        }
-      } while (cursor !== '0');
-      return stats;
-    });
+    return this.#call((c) => readAppStats(c, this.#keys, appId, now));
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -734,44 +428,6 @@ export class RedisStore implements Store {
     });
     await this.#readyWait;
     return c;
-  }
-
-  /**
-   * Runs a wallet snapshot script: reads the wallet's ids, hands them to `attempt` (which runs the
-   * script with those ids' keys), and repeats while the script answers 'retry' because the index
-   * changed in between. Operations on one wallet from this instance run one at a time, so they do
-   * not make each other retry; only other instances can.
-   */
-  async #withWalletSnapshot(
-    c: Client,
-    appId: string,
-    subject: string,
-    attempt: (walletKey: string, ids: string[]) => Promise<unknown>,
-  ): Promise<unknown[]> {
-    const walletKey = this.#keys.wallet(appId, subject);
-    return this.#serially(`${appId}\u0000${subject}`, () =>
-      untilSnapshotHolds('wallet script', async () => attempt(walletKey, await c.zrange(walletKey, 0, -1))),
-    );
-  }
-
-  /**
-   * Runs `run` after the previous operation on `key` from this instance, but waits for it at most
-   * `commandTimeoutMs`: the queue only spares snapshot retries (the snapshot check is what keeps
-   * the operation correct), and a hanging Redis must not make the tenth queued call fail ten
-   * timeouts late.
-   */
-  async #serially<T>(key: string, run: () => Promise<T>): Promise<T> {
-    const previous = this.#walletQueues.get(key);
-    const result = (previous ? waitAtMost(previous, this.#options.commandTimeoutMs) : Promise.resolve()).then(run);
-    const tail = result.then(
-      () => {},
-      () => {},
-    );
-    this.#walletQueues.set(key, tail);
-    void tail.then(() => {
-      if (this.#walletQueues.get(key) === tail) this.#walletQueues.delete(key);
-    });
-    return result;
   }
 
   /**

@@ -32,7 +32,9 @@ function prng(seed: number): () => number {
 const APPS = ['app-a', 'app-b'];
 const SUBJECTS = ['eip155:1:0xA', 'eip155:1:0xB', 'solana:mainnet:C'];
 const COUNTERS: StatsCounter[] = ['created', 'refreshed', 'revoked', 'expired'];
-const NAMESPACES = ['nonce', 'keys'];
+const NAMESPACES = ['nonce', 'keys', 'rate'];
+/** Only counters and decimal values live here: `incrementEntry` over any other value is a caller bug. */
+const COUNTER_NAMESPACE = 'rate';
 // U+1F600 and U+E000 sort one way by UTF-16 code units (JavaScript) and the other by UTF-8 bytes (SQLite).
 const ENTRY_KEYS = ['a', '\uE000', '\u{1F600}', 'x'.repeat(256)];
 
@@ -59,10 +61,11 @@ async function runScenario(seed: number, steps: number): Promise<void> {
   // Half the time an entry written before, at `now` or exactly at (or just before) its expiry, so the
   // boundaries are met far more often than a random walk of `now` would meet them. The stores keep no
   // clock of their own for entries, so a moment other than `now` is a fair question.
-  const entryTarget = (): { appId: string; namespace: string; key: string; at: number } => {
-    if (written.length === 0 || random() < 0.5)
-      return { appId: pick(APPS), namespace: pick(NAMESPACES), key: pick(ENTRY_KEYS), at: now };
-    const { appId, namespace, key, expiresAt } = pick(written);
+  const entryTarget = (namespaces = NAMESPACES): { appId: string; namespace: string; key: string; at: number } => {
+    const candidates = written.filter((w) => namespaces.includes(w.namespace));
+    if (candidates.length === 0 || random() < 0.5)
+      return { appId: pick(APPS), namespace: pick(namespaces), key: pick(ENTRY_KEYS), at: now };
+    const { appId, namespace, key, expiresAt } = pick(candidates);
     return { appId, namespace, key, at: pick([now, expiresAt - 1, expiresAt]) };
   };
 
@@ -75,7 +78,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
   for (let step = 0; step < steps; step += 1) {
     now += int(4) * 1000;
     const target = known.length > 0 && random() < 0.9 ? pick(known) : { appId: pick(APPS), id: `${step}`.padStart(32, 'f') };
-    switch (int(22)) {
+    switch (int(24)) {
       case 0:
       case 1: {
         const idle = expiry();
@@ -175,7 +178,8 @@ async function runScenario(seed: number, steps: number): Promise<void> {
         // Half short-lived (from already expired through exactly `at`), half long enough to be met again.
         const { appId, namespace, key, at } = entryTarget();
         const lifetime = random() < 0.5 ? int(8) - 1 : int(300);
-        const entry = { key, value: `e${step}`, expiresAt: at + lifetime * 1000 };
+        const value = namespace === COUNTER_NAMESPACE ? String(int(5)) : `e${step}`;
+        const entry = { key, value, expiresAt: at + lifetime * 1000 };
         written.push({ appId, namespace, key, expiresAt: entry.expiresAt });
         if (random() < 0.5) await both('putEntry', (s) => s.putEntry(appId, namespace, { ...entry }, at));
         else await both('addEntry', (s) => s.addEntry(appId, namespace, { ...entry }, at));
@@ -202,6 +206,16 @@ async function runScenario(seed: number, steps: number): Promise<void> {
           for (const e of listed) e.value = 'mutated';
           return answer;
         });
+        break;
+      }
+      case 20:
+      case 21: {
+        // Counters: a fresh window (already over through long), or one more hit in a live one.
+        const { appId, namespace, key, at } = entryTarget([COUNTER_NAMESPACE]);
+        const lifetime = random() < 0.5 ? int(8) - 1 : int(300);
+        const expiresAt = at + lifetime * 1000;
+        written.push({ appId, namespace, key, expiresAt });
+        await both('incrementEntry', (s) => s.incrementEntry(appId, namespace, key, expiresAt, at));
         break;
       }
       default: {

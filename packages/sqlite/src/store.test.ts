@@ -351,6 +351,59 @@ describe('SqliteStore on a real file', () => {
     expect(await store.listEntries('app', 'replay', T0)).toHaveLength(keys);
   });
 
+  it('counts every hit exactly once with four connections incrementing from four threads', async () => {
+    const file = freshPath();
+    const store = track(new SqliteStore({ path: file }));
+    const keys = 20;
+    const hitsPerThread = 25;
+    // An expired window under every other key (a stale count, held past its expiry) must start over at 1.
+    for (let i = 1; i < keys; i += 2) await store.putEntry('app', 'rate', { key: `ip${i}`, value: '41', expiresAt: T0 }, T0 - 1);
+    const module = pathToFileURL(path.resolve(import.meta.dirname, '../dist/index.js')).href;
+    if (!fs.existsSync(new URL(module))) throw new Error('build @latchkey/sqlite first (npm run build): the workers load dist/');
+    const start = new SharedArrayBuffer(4);
+    const racers = await Promise.all(
+      Array.from({ length: 4 }, (_, worker) => counterRacer({ module, file, worker, keys, hitsPerThread, start })),
+    );
+    Atomics.store(new Int32Array(start), 0, 1);
+    Atomics.notify(new Int32Array(start), 0);
+    const results = await Promise.all(racers.map((r) => r.done));
+
+    const hits = 4 * hitsPerThread;
+    for (let i = 0; i < keys; i += 1) {
+      const answers = results.flatMap((r) => r[`ip${i}`] ?? []).sort((a, b) => a - b);
+      expect(answers, `ip${i}`).toEqual(Array.from({ length: hits }, (_, n) => n + 1));
+    }
+    expect(await store.listEntries('app', 'rate', T0)).toEqual(
+      Array.from({ length: keys }, (_, i) => ({ key: `ip${i}`, value: String(hits), expiresAt: T0 + HOUR })).sort((a, b) =>
+        a.key < b.key ? -1 : 1,
+      ),
+    );
+  });
+
+  it('incrementEntry refuses a bad namespace or key as the other entry methods do, and writes nothing', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const secretKey = `ip-${'s'.repeat(MAX_ENTRY_KEY_LENGTH)}`;
+    const calls = [
+      ...['', 'Rate', '1rate', 'r'.repeat(33), 'ra te'].map(
+        (namespace) => () => store.incrementEntry('app', namespace, 'k', T0 + HOUR, T0),
+      ),
+      ...[secretKey, 'lone \uD800 surrogate'].map((key) => () => store.incrementEntry('app', 'rate', key, T0 + HOUR, T0)),
+    ];
+    for (const call of calls) {
+      const error = await call().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
+      expect(String((error as Error).cause)).not.toContain(secretKey);
+    }
+    expect(withRaw(store.path, (db) => db.prepare('SELECT count(*) FROM entries').pluck().get())).toBe(0);
+    const longest = 'k'.repeat(MAX_ENTRY_KEY_LENGTH);
+    expect(await store.incrementEntry('app', 'rate', longest, T0 + HOUR, T0)).toBe(1);
+    expect(await store.incrementEntry('app', 'rate', longest, T0 + 2 * HOUR, T0 + 1)).toBe(2);
+    expect(await store.listEntries('app', 'rate', T0)).toEqual([{ key: longest, value: '2', expiresAt: T0 + HOUR }]);
+  });
+
   it('a write waits for another connection holding the write lock instead of failing', async () => {
     const file = freshPath();
     const store = track(new SqliteStore({ path: file, busyTimeoutMs: 5000 }));
@@ -436,6 +489,58 @@ async function entryRacer(workerData: {
     .then(([message]) => {
       if (typeof message === 'string') throw new Error(message);
       return message as { taken: string[]; added: string[] };
+    })
+    .finally(() => worker.terminate());
+  return { done };
+}
+
+/**
+ * One thread with its own SqliteStore (loaded from dist/). Once its store is open it says so and
+ * waits for the shared start flag, then counts `hitsPerThread` hits on every key, walking the keys
+ * from its own offset; `done` answers the counts it was given, by key.
+ */
+async function counterRacer(workerData: {
+  module: string;
+  file: string;
+  worker: number;
+  keys: number;
+  hitsPerThread: number;
+  start: SharedArrayBuffer;
+}): Promise<{ done: Promise<Record<string, number[]>> }> {
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      const { SqliteStore } = await import(workerData.module);
+      const store = new SqliteStore({ path: workerData.file });
+      const T0 = Date.UTC(2026, 0, 1);
+      const counts = {};
+      parentPort.postMessage('ready');
+      Atomics.wait(new Int32Array(workerData.start), 0, 0);
+      for (let hit = 0; hit < workerData.hitsPerThread; hit += 1) {
+        for (let j = 0; j < workerData.keys; j += 1) {
+          const key = 'ip' + ((j + workerData.worker * 7) % workerData.keys);
+          // Only the first hit of a window sets its expiry: the later expiresAt must never win.
+          const count = await store.incrementEntry('app', 'rate', key, T0 + 3600000 + hit, T0);
+          (counts[key] ??= []).push(count);
+        }
+      }
+      await store.close();
+      parentPort.postMessage(counts);
+    })().catch((error) => parentPort.postMessage(String(error && error.stack)));
+    `,
+    { eval: true, workerData },
+  );
+  const [ready] = await once(worker, 'message');
+  if (ready !== 'ready') {
+    await worker.terminate();
+    throw new Error(String(ready));
+  }
+  // As in holdWriteLock: listening again right after the first message cannot miss the second.
+  const done = once(worker, 'message')
+    .then(([message]) => {
+      if (typeof message === 'string') throw new Error(message);
+      return message as Record<string, number[]>;
     })
     .finally(() => worker.terminate());
   return { done };

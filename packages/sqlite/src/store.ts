@@ -108,7 +108,8 @@ function assertEntryAddress(namespace: string, key: string): void {
  * Every method that reads and then writes with more than one statement runs in one `BEGIN
  * IMMEDIATE` transaction, so it holds the file's write lock from its first read and no other
  * connection (in this process or another) can interleave. Single-statement methods (the entry
- * methods among them: an upsert, or `DELETE … RETURNING`) rely on SQLite's statement atomicity.
+ * methods among them: an upsert, an upsert `… RETURNING`, or `DELETE … RETURNING`) rely on SQLite's
+ * statement atomicity.
  * Methods are `async` to fit the contract but do their work synchronously, without yielding.
  *
  * Every failure, including use after `close()`, throws a `LatchkeyError` with code
@@ -302,6 +303,18 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * One upsert statement with `RETURNING`, so atomic across connections: of N concurrent increments
+   * of a fresh key the answers are 1..N. Over an expired row it starts again at "1" with the new
+   * expiry; over a live one it adds one and keeps the expiry.
+   */
+  async incrementEntry(appId: string, namespace: string, key: string, expiresAt: number, now: number): Promise<number> {
+    return this.#run(() => {
+      assertEntryAddress(namespace, key);
+      return this.#sql.incrementEntry.get({ app_id: appId, namespace, key, expires_at: expiresAt, now })!.count;
+    });
+  }
+
+  /**
    * One SELECT. Sorted here rather than in SQL: SQLite orders text by UTF-8 bytes and JavaScript by
    * UTF-16 code units, which disagree above U+FFFF, and MemoryStore's order is the contract's.
    */
@@ -481,6 +494,17 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (?, ?, ?, ?, ?) ' +
         'ON CONFLICT (app_id, namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at ' +
         'WHERE entries.expires_at <= ?',
+    ),
+    // SET sees the row as it was, so both CASEs judge the stored expiry; RETURNING sees the row as written.
+    incrementEntry: db.prepare<
+      [{ app_id: string; namespace: string; key: string; expires_at: number; now: number }],
+      { count: number }
+    >(
+      "INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (@app_id, @namespace, @key, '1', @expires_at) " +
+        'ON CONFLICT (app_id, namespace, key) DO UPDATE SET ' +
+        "value = CASE WHEN entries.expires_at <= @now THEN '1' ELSE CAST(CAST(entries.value AS INTEGER) + 1 AS TEXT) END, " +
+        'expires_at = CASE WHEN entries.expires_at <= @now THEN excluded.expires_at ELSE entries.expires_at END ' +
+        'RETURNING CAST(value AS INTEGER) AS count',
     ),
     deleteEntry: db.prepare<[string, string, string], { value: string; expires_at: number }>(
       'DELETE FROM entries WHERE app_id = ? AND namespace = ? AND key = ? RETURNING value, expires_at',

@@ -1,0 +1,32 @@
+import type { Cluster, Redis } from 'ioredis';
+import { asArray } from './codec.js';
+
+/** A standalone Redis or a Cluster: every internal module works with either. */
+export type Client = Redis | Cluster;
+
+/**
+ * Runs one store method on a ready client and turns any failure into STORE_UNAVAILABLE (the
+ * store's `#call`), handed to the internal modules so that they fail exactly as the store does.
+ */
+export type Call = <T>(run: (client: Client) => Promise<T>) => Promise<T>;
+
+/** Keys per burst of independent reads (stats, cleanup, audit pages): bounded memory and reply size. */
+export const READ_CHUNK = 500;
+
+/** Snapshot retries before a wallet operation gives up; each retry means the wallet changed meanwhile. */
+const MAX_SNAPSHOT_ATTEMPTS = 50;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs a snapshot script (see scripts.ts) until it stops answering 'retry'. Each retry means the
+ * index changed between the read and the script, so it backs off a little after the first few.
+ */
+export async function untilSnapshotHolds(what: string, attempt: () => Promise<unknown>): Promise<unknown[]> {
+  for (let n = 0; n < MAX_SNAPSHOT_ATTEMPTS; n++) {
+    const reply = asArray(await attempt(), what);
+    if (reply[0] !== 'retry') return reply;
+    if (n >= 2) await sleep(Math.random() * 2 ** Math.min(n, 6));
+  }
+  throw new Error(`${what}: the index kept changing; gave up after ${MAX_SNAPSHOT_ATTEMPTS} attempts`);
+}
