@@ -233,6 +233,33 @@ describe('access tokens', () => {
     expect(await node2.verifyAccessToken(issued.accessToken!)).toEqual({ valid: false, code: 'ACCESS_TOKEN_REVOKED' });
   });
 
+  it('with revocationCheck, reads thousands of revocations page by page and then only the new ones', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const store = new MemoryStore();
+    const { latchkey, clock } = engine({ ...ACCESS, revocationCheck: true }, { store });
+    const issued = await latchkey.createSession({ account: ALICE, authMethod: 'siwe' });
+    for (let i = 0; i < 2500; i++)
+      await store.putEntry('default', 'revoked-sessions', { key: `other${i}`, value: '0', expiresAt: T0 + 900_000 }, T0);
+    const scans: number[] = [];
+    const scan = store.scanEntries.bind(store);
+    store.scanEntries = async (appId, namespace, page) => {
+      const result = await scan(appId, namespace, page);
+      scans.push(result.length);
+      return result;
+    };
+    expect((await latchkey.verifyAccessToken(issued.accessToken!)).valid).toBe(true);
+    expect(scans.reduce((a, b) => a + b, 0)).toBe(2500);
+    scans.length = 0;
+    await store.putEntry('default', 'revoked-sessions', { key: issued.session.id, value: '0', expiresAt: T0 + 931_000 }, T0);
+    clock.advance(1000);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await latchkey.verifyAccessToken(issued.accessToken!)).toEqual({ valid: false, code: 'ACCESS_TOKEN_REVOKED' });
+    // Once the cursor has moved on, a poll reads only what expires after it (less a 10 s look-back).
+    scans.length = 0;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(scans.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
   it('with revocationCheck, fails closed when the revocation list cannot be refreshed', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const store = new MemoryStore();

@@ -28,6 +28,8 @@ export const REVOCATION_NAMESPACE = 'revoked-sessions';
 const KEY_CACHE_MS = 30_000;
 const UNKNOWN_KID_REFETCH_MS = 1_000;
 const REVOCATION_POLL_MS = 500;
+const REVOCATION_PAGE = 1000;
+const REVOCATION_LOOKBACK_MS = 10_000;
 const VERIFIED_CACHE_SIZE = 10_000;
 /** A revocation list older than this is not trusted: verification fails closed. */
 const REVOCATION_STALE_MS = 3_000;
@@ -66,6 +68,8 @@ interface AppKeys {
 
 interface RevocationState {
   revoked: Map<string, number>;
+  /** The latest expiry seen: each poll asks only for entries expiring after it (less a look-back). */
+  cursor: number;
   polledAt: number;
   timer: ReturnType<typeof setInterval> | null;
   first: Promise<void> | null;
@@ -375,7 +379,13 @@ export class AccessTokens {
   async #revocationState(appId: string): Promise<RevocationState> {
     let state = this.#revocations.get(appId);
     if (!state) {
-      const fresh: RevocationState = { revoked: new Map(), polledAt: Number.NEGATIVE_INFINITY, timer: null, first: null };
+      const fresh: RevocationState = {
+        revoked: new Map(),
+        cursor: 0,
+        polledAt: Number.NEGATIVE_INFINITY,
+        timer: null,
+        first: null,
+      };
       state = fresh;
       this.#revocations.set(appId, fresh);
       fresh.first = this.#poll(appId, fresh);
@@ -389,11 +399,20 @@ export class AccessTokens {
   async #poll(appId: string, state: RevocationState): Promise<void> {
     const now = this.#host.clock.now();
     try {
-      const entries = await this.#host.store.listEntries(appId, REVOCATION_NAMESPACE, now);
-      const revoked = new Map(entries.map((e) => [e.key, e.expiresAt]));
-      // Keep what this node learned itself since the poll began.
-      for (const [sid, until] of state.revoked) if (until > now && !revoked.has(sid)) revoked.set(sid, until);
-      state.revoked = revoked;
+      // Incremental: a revocation's expiry is its time plus the token lifetime, so entries expiring
+      // after the cursor are the new ones. The look-back covers nodes whose clocks run behind.
+      let cursor: { expiringAfter: number; afterKey?: string } = {
+        expiringAfter: Math.max(0, state.cursor - REVOCATION_LOOKBACK_MS),
+      };
+      for (;;) {
+        const page = await this.#host.store.scanEntries(appId, REVOCATION_NAMESPACE, { ...cursor, limit: REVOCATION_PAGE, now });
+        for (const e of page) state.revoked.set(e.key, e.expiresAt);
+        const last = page[page.length - 1];
+        if (!last || page.length < REVOCATION_PAGE) break;
+        cursor = { expiringAfter: last.expiresAt, afterKey: last.key };
+      }
+      for (const until of state.revoked.values()) if (until > state.cursor) state.cursor = until;
+      for (const [sid, until] of state.revoked) if (until <= now) state.revoked.delete(sid);
       state.polledAt = now;
     } catch (error) {
       this.#host.logger().error('revocation list poll failed', { appId, error: String(error) });

@@ -59,6 +59,31 @@ export function entryCases<S extends Store>({ harness, opened, setup }: SuiteCon
       expect(await store.incrementEntry('shop', 'rate', 'ip:1', T + MIN, T)).toBe(1);
     });
 
+    it('scans a growing namespace page by page, in expiry order, live entries only', async () => {
+      const { store } = await setup();
+      for (let i = 0; i < 25; i++)
+        await store.putEntry('default', 'revoked', entry(`s${String(i).padStart(2, '0')}`, 'r', T + 1000 + (i % 5)), T);
+      await store.putEntry('default', 'revoked', entry('gone', 'r', T + 500), T);
+      const seen: string[] = [];
+      let cursor: { expiringAfter: number; afterKey?: string } = { expiringAfter: 0 };
+      for (;;) {
+        const page = await store.scanEntries('default', 'revoked', { ...cursor, limit: 7, now: T + 600 });
+        expect(page.length).toBeLessThanOrEqual(7);
+        seen.push(...page.map((e) => e.key));
+        const last = page[page.length - 1];
+        if (!last) break;
+        cursor = { expiringAfter: last.expiresAt, afterKey: last.key };
+      }
+      const all = await store.scanEntries('default', 'revoked', { expiringAfter: 0, limit: 1000, now: T + 600 });
+      // The (expiresAt, key) cursor cuts ties exactly: every live entry once, in order.
+      expect(seen).toEqual(all.map((e) => e.key));
+      expect(all.map((e) => e.expiresAt)).toEqual([...all.map((e) => e.expiresAt)].sort((a, b) => a - b));
+      expect(all.map((e) => e.key)).not.toContain('gone');
+      expect(all).toHaveLength(25);
+      expect(all.slice(0, 5).map((e) => e.key)).toEqual(['s00', 's05', 's10', 's15', 's20']);
+      expect(await store.scanEntries('default', 'revoked', { expiringAfter: T + 1003, limit: 1000, now: T })).toHaveLength(5);
+    });
+
     it('keeps apps and namespaces apart', async () => {
       const { store } = await setup();
       await store.putEntry('default', 'nonce', entry('n', 'a'), T);

@@ -199,6 +199,19 @@ export interface Store {
    */
   incrementEntry(appId: string, namespace: string, key: string, expiresAt: number, now: number): Promise<number>;
 
+  /**
+   * One page of a namespace's live entries ordered by (expiresAt, key), strictly after the cursor
+   * (`expiringAfter`, `afterKey`): expiresAt > expiringAfter, or equal to it with key > afterKey
+   * (every key when `afterKey` is absent). At most `limit` (1..1000). For namespaces that grow
+   * (recent revocations): a reader keeps the last entry it saw and asks only for what came after.
+   * Keys compare as JavaScript strings; keys used with scans are ASCII.
+   */
+  scanEntries(
+    appId: string,
+    namespace: string,
+    page: { expiringAfter: number; afterKey?: string; limit: number; now: number },
+  ): Promise<StoredEntry[]>;
+
   /** The live entries of a namespace, by key. For small namespaces (signing keys, recent revocations). */
   listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]>;
 

@@ -230,6 +230,22 @@ export class MemoryStore implements Store {
     return count;
   }
 
+  async scanEntries(
+    appId: string,
+    namespace: string,
+    page: { expiringAfter: number; afterKey?: string; limit: number; now: number },
+  ): Promise<StoredEntry[]> {
+    this.#check();
+    const isAfter = (e: StoredEntry): boolean =>
+      e.expiresAt > page.expiringAfter ||
+      (page.afterKey !== undefined && e.expiresAt === page.expiringAfter && e.key > page.afterKey);
+    return [...this.#namespace(appId, namespace).values()]
+      .filter((e) => page.now < e.expiresAt && isAfter(e))
+      .sort((a, b) => a.expiresAt - b.expiresAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, page.limit)
+      .map((e) => ({ ...e }));
+  }
+
   async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
     this.#check();
     return [...this.#namespace(appId, namespace).values()]
