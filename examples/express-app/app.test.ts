@@ -1,0 +1,33 @@
+import { createServer } from 'node:http';
+import { WalletAuthenticator } from '@latchkey/express';
+import { describeGuardedApi, type Reply } from '../test-support/guarded-api.js';
+import { closeServer, listen } from '../test-support/world.js';
+import { createApp } from './app.js';
+
+// Express has no in-process injection: each app gets a real listener on 127.0.0.1.
+describeGuardedApi('Express', async ({ latchkey, latchkeyUrl }) => {
+  const authenticator = new WalletAuthenticator(latchkey);
+  const server = createServer(createApp({ latchkey: authenticator, latchkeyUrl }));
+  const base = await listen(server);
+  return {
+    async request(method, path, options = {}): Promise<Reply> {
+      const headers: Record<string, string> = {};
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      if (options.authorization !== undefined) headers.authorization = options.authorization;
+      if (options.body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        headers: Object.fromEntries(response.headers),
+        body: text ? (JSON.parse(text) as unknown) : null,
+      };
+    },
+    forget: (token) => authenticator.forget(token),
+    close: () => closeServer(server),
+  };
+});

@@ -1,0 +1,30 @@
+import { describeGuardedApi, type Reply } from '../test-support/guarded-api.js';
+import { createApp } from './app.js';
+
+// Fastify's inject runs each request in process, no socket needed.
+describeGuardedApi('Fastify', async (options) => {
+  const app = await createApp(options);
+  await app.ready();
+  return {
+    async request(method, path, options = {}): Promise<Reply> {
+      const headers: Record<string, string> = {};
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      if (options.authorization !== undefined) headers.authorization = options.authorization;
+      const response = await app.inject({
+        method,
+        url: path,
+        headers,
+        ...(options.body === undefined ? {} : { payload: options.body as object }),
+      });
+      return {
+        status: response.statusCode,
+        headers: Object.fromEntries(
+          Object.entries(response.headers).map(([k, v]) => [k, v === undefined ? undefined : String(v)]),
+        ),
+        body: response.body ? (JSON.parse(response.body) as unknown) : null,
+      };
+    },
+    forget: (token) => app.latchkey.forget(token),
+    close: () => app.close(),
+  };
+});

@@ -1,0 +1,165 @@
+import { LatchkeyError } from '../errors/index.js';
+import { grants } from '../session/permissions.js';
+import { type Answer, CREDENTIAL_MISSING, HEADER_MALFORMED, permissionDenied } from './answers.js';
+import {
+  ANONYMOUS,
+  type AnonymousContext,
+  type AuthenticatedContext,
+  type LatchkeyContext,
+  type ValidationMode,
+} from './context.js';
+import { readCredential } from './credentials.js';
+import { EngineValidator } from './engine-mode.js';
+import { JwtValidator } from './jwt-mode.js';
+import { type ResolvedOptions, resolveOptions, type WalletAuthenticationOptions } from './options.js';
+import { RemoteValidator } from './remote-mode.js';
+import type { TokenValidator } from './verdict.js';
+
+/** The headers a credential can come in, as the framework hands them over. */
+export interface CredentialHeaders {
+  authorization?: string | undefined;
+  cookie?: string | undefined;
+}
+
+/** What to do with a request. `remembered` is set when the answer was (or may be) cached and the response must be watched. */
+export type AuthenticationOutcome =
+  | { readonly kind: 'authenticated'; readonly context: AuthenticatedContext; readonly remembered: RememberedToken | null }
+  | { readonly kind: 'anonymous'; readonly context: AnonymousContext }
+  | { readonly kind: 'refused'; readonly answer: Answer };
+
+/** A token whose positive answer sits in the remote cache, with what is needed to forget it later. */
+export interface RememberedToken {
+  readonly key: string;
+  readonly account: string;
+}
+
+/** The finished response the middleware watches in remote mode. */
+export interface FinishedResponse {
+  method: string;
+  /** Path, with or without the query. */
+  url: string;
+  status: number;
+}
+
+/** `<action>:<resource>` or `*`, the same grammar as the engine's role settings. */
+const PERMISSION_PATTERN = /^(\*|[a-z][a-z0-9_-]*:(\*|[a-z0-9_.-]+))$/;
+
+/** `DELETE /…/session`, `/…/sessions`, `/…/sessions/{id}`: a revocation passing through. */
+const SESSION_PATH = /\/sessions?(?:\/[^/?]*)?\/?(?:\?|$)/;
+
+/**
+ * The framework-neutral half of the Latchkey middleware: reads the credential, validates it in the
+ * configured mode (engine, remote server, or JWT via JWKS), and says what to answer (RFC 6750).
+ * Express and Fastify adapters only copy headers in and answers out. Create one per set of options
+ * and share it between `require` and `optional` handlers so they share the remote cache.
+ *
+ * @example
+ * const authenticator = new WalletAuthenticator({ remote: { url: 'https://auth.example.com', apiKey } });
+ * const outcome = await authenticator.authenticate({ authorization: req.headers.authorization }, { isRequired: true });
+ */
+export class WalletAuthenticator {
+  readonly mode: ValidationMode;
+  readonly #options: ResolvedOptions;
+  readonly #validator: TokenValidator;
+  readonly #remote: RemoteValidator | null;
+
+  /** Validates the options (exactly one mode; throws `CONFIG_INVALID` naming the option). */
+  constructor(options: WalletAuthenticationOptions) {
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    this.mode = resolved.mode;
+    this.#remote = null;
+    switch (resolved.mode) {
+      case 'engine':
+        this.#validator = new EngineValidator(resolved.engine, resolved.appId, resolved.logger);
+        break;
+      case 'remote':
+        this.#remote = new RemoteValidator(resolved);
+        this.#validator = this.#remote;
+        break;
+      case 'jwt':
+        this.#validator = new JwtValidator(resolved);
+        break;
+    }
+  }
+
+  /** Remote mode remembers answers, so responses must be watched for revocations and refusals. */
+  get watchesResponses(): boolean {
+    return this.#remote !== null;
+  }
+
+  /**
+   * Reads and checks the request's credential. With `isRequired`, no credential is a 401; without,
+   * it is an anonymous pass. A credential that is malformed or refused, or an authority that cannot
+   * answer, is refused either way.
+   */
+  async authenticate(headers: CredentialHeaders, options: { isRequired: boolean }): Promise<AuthenticationOutcome> {
+    const credential = readCredential(headers.authorization, headers.cookie, this.#options.cookieName);
+    if (credential.kind === 'none') {
+      return options.isRequired ? { kind: 'refused', answer: CREDENTIAL_MISSING } : { kind: 'anonymous', context: ANONYMOUS };
+    }
+    if (credential.kind === 'malformed-header') return { kind: 'refused', answer: HEADER_MALFORMED };
+    const { token } = credential;
+    if (this.#remote) {
+      const key = RemoteValidator.keyOf(token);
+      const verdict = await this.#remote.validate(token, key);
+      if (!verdict.ok) return { kind: 'refused', answer: verdict.answer };
+      return { kind: 'authenticated', context: verdict.context, remembered: { key, account: verdict.context.session.account } };
+    }
+    const verdict = await this.#validator.validate(token);
+    if (!verdict.ok) return { kind: 'refused', answer: verdict.answer };
+    return { kind: 'authenticated', context: verdict.context, remembered: null };
+  }
+
+  /**
+   * Forgets the remembered answer for this token (remote mode; a no-op otherwise), so the next
+   * request asks the server again. Call it when your code revokes a session by other means.
+   */
+  forget(token: string): void {
+    this.#remote?.forget(RemoteValidator.keyOf(token));
+  }
+
+  /** Forgets every remembered answer about a wallet's sessions (remote mode; a no-op otherwise). */
+  forgetWallet(account: string): void {
+    this.#remote?.forgetAccount(account);
+  }
+
+  /**
+   * Called when a response to an authenticated request has finished. A 401 for the token forgets
+   * it; a `DELETE` on a session path (`/session`, `/sessions`, `/sessions/{id}`) forgets every
+   * answer about the wallet, since it may have revoked any of its sessions.
+   */
+  responseFinished(remembered: RememberedToken, response: FinishedResponse): void {
+    if (!this.#remote) return;
+    if (response.status === 401) this.#remote.forget(remembered.key);
+    if (response.method === 'DELETE' && SESSION_PATH.test(response.url)) this.#remote.forgetAccount(remembered.account);
+  }
+}
+
+/**
+ * Checks a permission name when a `requirePermission` handler is created: the engine's grammar
+ * (`<action>:<resource>` or `*`), which also keeps the `scope` of a 403 challenge well-formed.
+ */
+export function assertPermission(permission: unknown): asserts permission is string {
+  if (typeof permission !== 'string' || !PERMISSION_PATTERN.test(permission)) {
+    throw new LatchkeyError('CONFIG_INVALID', {
+      message: `permission: expected "*" or "<action>:<resource>", got ${JSON.stringify(permission)}`,
+      field: 'permission',
+    });
+  }
+}
+
+/**
+ * What a permission check answers: null to pass, 401 for an anonymous request, 403
+ * `insufficient_scope` for a session without the permission. A request that no Latchkey middleware
+ * saw is a wiring mistake and throws.
+ */
+export function permissionAnswer(context: LatchkeyContext | null | undefined, permission: string): Answer | null {
+  if (context === undefined || context === null) {
+    throw new LatchkeyError('CONFIG_INVALID', {
+      message: `requirePermission("${permission}") needs requireWalletAuthentication or optionalWalletAuthentication before it`,
+    });
+  }
+  if (context.session === null) return CREDENTIAL_MISSING;
+  return grants(context.session.permissions, permission) ? null : permissionDenied(permission);
+}

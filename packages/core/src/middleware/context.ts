@@ -1,0 +1,68 @@
+import type { AccessTokenClaims } from '../access/jwt.js';
+import type { Session } from '../session/view.js';
+import type { WalletAccount } from '../subject/index.js';
+
+/**
+ * The session behind a verified access token. A JWT carries no device, times or data, so this is
+ * the part of a `Session` the token can vouch for; `permissions` come from the verifier's role map.
+ */
+export interface AccessTokenSession {
+  /** Session id (the `sid` claim). */
+  readonly id: string;
+  /** CAIP-10 account (the `sub` claim). */
+  readonly account: string;
+  readonly address: string;
+  readonly chainType: Session['chainType'];
+  readonly scope: Session['scope'];
+  readonly roles: readonly string[];
+  readonly permissions: readonly string[];
+  /** When the access token expires (ms), not the session. */
+  readonly expiresAt: number;
+}
+
+/** How a request's credential was checked. */
+export type ValidationMode = 'engine' | 'remote' | 'jwt';
+
+/** A request that presented a valid session token (engine or a remote Latchkey server). */
+export interface SessionTokenContext {
+  readonly via: 'engine' | 'remote';
+  readonly session: Session;
+  readonly wallet: WalletAccount;
+  readonly claims: null;
+}
+
+/** A request that presented a valid access token (JWT). */
+export interface AccessTokenContext {
+  readonly via: 'jwt';
+  readonly session: AccessTokenSession;
+  readonly wallet: WalletAccount;
+  readonly claims: AccessTokenClaims;
+}
+
+/** A request that `optionalWalletAuthentication` let through without a credential. */
+export interface AnonymousContext {
+  readonly via: null;
+  readonly session: null;
+  readonly wallet: null;
+  readonly claims: null;
+}
+
+export type AuthenticatedContext = SessionTokenContext | AccessTokenContext;
+
+/**
+ * What the middleware puts on a request (`req.latchkey` in Express, `request.latchkey` in Fastify).
+ * Narrow on `session` (null for an anonymous request) or on `via` for the full `Session`.
+ *
+ * @example
+ * if (req.latchkey.session) console.log(req.latchkey.wallet.address, req.latchkey.session.permissions);
+ */
+export type LatchkeyContext = AuthenticatedContext | AnonymousContext;
+
+export const ANONYMOUS: AnonymousContext = Object.freeze({ via: null, session: null, wallet: null, claims: null });
+
+/** A wallet from a CAIP-10 account the authority already normalised (no checksum work on the hot path). */
+export function walletOf(account: string, address: string, chainType: Session['chainType']): WalletAccount {
+  const first = account.indexOf(':');
+  const last = account.lastIndexOf(':');
+  return { account, chainType, reference: account.slice(first + 1, last), address };
+}

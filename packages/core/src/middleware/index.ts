@@ -1,0 +1,48 @@
+/**
+ * `@latchkey/core/middleware`: the framework-neutral half of `@latchkey/express` and
+ * `@latchkey/fastify`. Options, the three validation modes (engine, remote server, JWT via JWKS),
+ * the remote answer cache and the RFC 6750 answers live here once; the adapters only move headers
+ * in and answers out. No framework and no I/O module is imported: the remote and JWKS modes call the
+ * `fetch` they are given (the global one by default).
+ */
+export {
+  type Answer,
+  AUTHORITY_UNAVAILABLE,
+  type BearerError,
+  bearerChallenge,
+  CREDENTIAL_MISSING,
+  type ErrorBody,
+  HEADER_MALFORMED,
+  invalidToken,
+  permissionDenied,
+  REALM,
+} from './answers.js';
+export {
+  type AuthenticationOutcome,
+  assertPermission,
+  type CredentialHeaders,
+  type FinishedResponse,
+  permissionAnswer,
+  type RememberedToken,
+  WalletAuthenticator,
+} from './authenticator.js';
+export type {
+  AccessTokenContext,
+  AccessTokenSession,
+  AnonymousContext,
+  AuthenticatedContext,
+  LatchkeyContext,
+  SessionTokenContext,
+  ValidationMode,
+} from './context.js';
+export { type Credential, cookieValue, readCredential } from './credentials.js';
+export {
+  type CommonOptions,
+  defaultCookieName,
+  type EngineModeOptions,
+  type FetchFunction,
+  type JwtModeOptions,
+  type PublicJwkInput,
+  type RemoteModeOptions,
+  type WalletAuthenticationOptions,
+} from './options.js';

@@ -1,0 +1,291 @@
+import { LatchkeyError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { type Clock, systemClock } from '../runtime.js';
+import { APP_ID_PATTERN, DEFAULT_APP_ID } from '../session/config.js';
+import type { Latchkey } from '../session/engine.js';
+
+/** The `fetch` the remote and JWKS modes call; the global one unless a test or an agent-aware client is passed. */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+/** Validate session tokens with the engine in this process (same store as the Latchkey server). */
+export interface EngineModeOptions {
+  engine: Latchkey;
+  /** The app whose sessions are accepted. `'default'`. */
+  appId?: string;
+  remote?: never;
+  jwt?: never;
+}
+
+/** Ask a Latchkey server (`POST /v1/sessions/introspect`) and remember its positive answers briefly. */
+export interface RemoteModeOptions {
+  remote: {
+    /** Base URL of the Latchkey server, e.g. `https://auth.example.com`. */
+    url: string;
+    /** An app API key (`lka_…`); its app is the app whose sessions are accepted. */
+    apiKey: string;
+    /** Seconds a positive answer is reused. 5; at most 30; 0 asks on every request. */
+    cacheSeconds?: number;
+    /** Seconds to wait for the server before answering 503. 2. */
+    timeoutSeconds?: number;
+    /** Positive answers kept at most (oldest dropped first). 10 000. */
+    maxCacheEntries?: number;
+  };
+  engine?: never;
+  appId?: never;
+  jwt?: never;
+}
+
+/** A public JWK as published in a JWKS; only Ed25519 (`EdDSA`) and P-256 (`ES256`) keys with a `kid` are used. */
+export interface PublicJwkInput {
+  readonly kid?: unknown;
+  readonly alg?: unknown;
+  readonly kty?: unknown;
+  readonly crv?: unknown;
+  readonly x?: unknown;
+  readonly y?: unknown;
+}
+
+/** Verify JWT access tokens locally against the authority's public keys. */
+export interface JwtModeOptions {
+  jwt: {
+    /** A JWKS document held in memory (e.g. from `latchkey.getJwks()`). Exactly one of `jwks`, `jwksUrl`. */
+    jwks?: { keys: readonly PublicJwkInput[] };
+    /** Where to fetch the JWKS (`https://auth.example.com/.well-known/jwks.json`). */
+    jwksUrl?: string;
+    /** The required `iss` claim. */
+    issuer: string;
+    /** The required `aud` claim. */
+    audience: string;
+    /** Role → permissions, as configured on the authority: a JWT carries roles, not permissions. `{}`. */
+    roles?: Readonly<Record<string, readonly string[]>>;
+    /** Seconds of clock difference tolerated on `exp` and `iat`. 30. */
+    clockSkewSeconds?: number;
+    /** Seconds a fetched JWKS is used before it is fetched again. 300. */
+    jwksCacheSeconds?: number;
+    /** Seconds between two fetches caused by an unknown key id (rate limit). 30. */
+    jwksCooldownSeconds?: number;
+    /** Seconds to wait for the JWKS before answering 503. 2. */
+    timeoutSeconds?: number;
+  };
+  engine?: never;
+  appId?: never;
+  remote?: never;
+}
+
+/** Options every mode shares. */
+export interface CommonOptions {
+  /**
+   * Cookie that may carry the session token when there is no `Authorization` header; `null` reads no
+   * cookie. The Latchkey server's name for the app: `'__Host-latchkey-session-<appId>'` (`appId` is the
+   * engine mode's, else `default`). Over plain http://localhost the server drops the prefix; pass
+   * `'latchkey-session-<appId>'` there.
+   */
+  cookieName?: string | null;
+  /** Time source for caches and JWT times. The system clock. */
+  clock?: Clock;
+  /** Where failures of the authority are reported (never with a token). Silent. */
+  logger?: Logger;
+  /** HTTP client for the remote and JWKS modes. `globalThis.fetch`. */
+  fetch?: FetchFunction;
+}
+
+/** Exactly one of `engine`, `remote`, `jwt`, plus the common options. */
+export type WalletAuthenticationOptions = CommonOptions & (EngineModeOptions | RemoteModeOptions | JwtModeOptions);
+
+/** The session cookie the Latchkey server sets off localhost, by app. */
+export function defaultCookieName(appId: string): string {
+  return `__Host-latchkey-session-${appId}`;
+}
+const DEFAULT_CACHE_SECONDS = 5;
+const MAX_CACHE_SECONDS = 30;
+const DEFAULT_TIMEOUT_SECONDS = 2;
+const DEFAULT_MAX_CACHE_ENTRIES = 10_000;
+const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+const DEFAULT_JWKS_CACHE_SECONDS = 300;
+const DEFAULT_JWKS_COOLDOWN_SECONDS = 30;
+
+interface Common {
+  cookieName: string | null;
+  clock: Clock;
+  logger: Logger;
+  fetch: FetchFunction;
+}
+
+export type ResolvedOptions = Common &
+  (
+    | { mode: 'engine'; engine: Latchkey; appId: string }
+    | {
+        mode: 'remote';
+        introspectUrl: string;
+        apiKey: string;
+        cacheMs: number;
+        timeoutMs: number;
+        maxCacheEntries: number;
+      }
+    | {
+        mode: 'jwt';
+        jwks: { keys: readonly PublicJwkInput[] } | null;
+        jwksUrl: string | null;
+        issuer: string;
+        audience: string;
+        roles: Readonly<Record<string, readonly string[]>>;
+        clockSkewSeconds: number;
+        jwksCacheMs: number;
+        jwksCooldownMs: number;
+        timeoutMs: number;
+      }
+  );
+
+function invalid(field: string, message: string): LatchkeyError {
+  return new LatchkeyError('CONFIG_INVALID', { message: `${field}: ${message}`, field });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function onlyKeys(field: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (value[key] !== undefined && !allowed.includes(key)) throw invalid(`${field}.${key}`, 'unknown option');
+  }
+}
+
+function seconds(field: string, value: unknown, fallback: number, range: { min: number; max: number }): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < range.min || value > range.max) {
+    throw invalid(field, `expected a number of seconds from ${range.min} to ${range.max}`);
+  }
+  return value;
+}
+
+function text(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) throw invalid(field, 'expected a non-empty string');
+  return value;
+}
+
+function httpUrl(field: string, value: unknown): URL {
+  const raw = text(field, value);
+  if (!URL.canParse(raw)) throw invalid(field, 'expected an http(s) URL');
+  const url = new URL(raw);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(field, 'expected an http(s) URL');
+  if (url.username || url.password || url.search || url.hash)
+    throw invalid(field, 'expected a URL without credentials, query or fragment');
+  return url;
+}
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+/**
+ * Validates middleware options once, when the middleware is created: exactly one mode, every value
+ * in range, defaults filled in. Throws `CONFIG_INVALID` naming the option; the result is frozen.
+ */
+export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOptions {
+  if (!isObject(options)) throw invalid('options', 'expected an object with exactly one of engine, remote, jwt');
+  const modes = (['engine', 'remote', 'jwt'] as const).filter((m) => options[m] !== undefined);
+  if (modes.length !== 1) {
+    throw invalid('options', `exactly one of engine, remote, jwt is required (got ${modes.length ? modes.join(', ') : 'none'})`);
+  }
+  const common = ['cookieName', 'clock', 'logger', 'fetch'];
+  // A bad appId is reported below, with the engine's options.
+  const cookieAppId =
+    options.engine && typeof options.appId === 'string' && APP_ID_PATTERN.test(options.appId) ? options.appId : DEFAULT_APP_ID;
+  const cookieName = options.cookieName === undefined ? defaultCookieName(cookieAppId) : options.cookieName;
+  if (cookieName !== null && (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName))) {
+    throw invalid('cookieName', 'expected a cookie name (RFC 6265 token) or null');
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function') throw invalid('clock', 'expected { now(): number }');
+  const logger = options.logger ?? silentLogger;
+  if (typeof logger.error !== 'function' || typeof logger.warn !== 'function') throw invalid('logger', 'expected a Logger');
+  const fetchFunction = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
+  if (typeof fetchFunction !== 'function') throw invalid('fetch', 'expected a function');
+  const base: Common = { cookieName, clock, logger, fetch: fetchFunction };
+
+  if (options.engine !== undefined) {
+    onlyKeys('options', options, [...common, 'engine', 'appId']);
+    const engine = options.engine;
+    const candidate = engine as Partial<Latchkey>;
+    if (!isObject(engine) || typeof candidate.validateSession !== 'function' || typeof candidate.appIds !== 'function') {
+      throw invalid('engine', 'expected a Latchkey instance');
+    }
+    const appId = options.appId ?? DEFAULT_APP_ID;
+    if (typeof appId !== 'string' || !APP_ID_PATTERN.test(appId))
+      throw invalid('appId', `expected an app id matching ${APP_ID_PATTERN}`);
+    if (!engine.appIds().includes(appId)) throw invalid('appId', `the engine has no app "${appId}"`);
+    return Object.freeze({ ...base, mode: 'engine', engine, appId });
+  }
+
+  if (options.remote !== undefined) {
+    onlyKeys('options', options, [...common, 'remote']);
+    const remote = options.remote;
+    if (!isObject(remote)) throw invalid('remote', 'expected { url, apiKey, cacheSeconds? }');
+    onlyKeys('remote', remote, ['url', 'apiKey', 'cacheSeconds', 'timeoutSeconds', 'maxCacheEntries']);
+    const url = httpUrl('remote.url', remote.url);
+    const apiKey = text('remote.apiKey', remote.apiKey);
+    if (!/^lka_[\x21-\x7e]+$/.test(apiKey)) throw invalid('remote.apiKey', 'expected an app API key (lka_…)');
+    const cacheSeconds = seconds('remote.cacheSeconds', remote.cacheSeconds, DEFAULT_CACHE_SECONDS, {
+      min: 0,
+      max: MAX_CACHE_SECONDS,
+    });
+    const timeoutSeconds = seconds('remote.timeoutSeconds', remote.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS, {
+      min: 0.01,
+      max: 60,
+    });
+    const maxCacheEntries = remote.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
+    if (!Number.isInteger(maxCacheEntries) || maxCacheEntries < 1 || maxCacheEntries > 10_000_000) {
+      throw invalid('remote.maxCacheEntries', 'expected an integer from 1 to 10000000');
+    }
+    return Object.freeze({
+      ...base,
+      mode: 'remote',
+      introspectUrl: `${url.origin}${url.pathname.replace(/\/+$/, '')}/v1/sessions/introspect`,
+      apiKey,
+      cacheMs: cacheSeconds * 1000,
+      timeoutMs: timeoutSeconds * 1000,
+      maxCacheEntries,
+    });
+  }
+
+  onlyKeys('options', options, [...common, 'jwt']);
+  const jwt = options.jwt;
+  if (!isObject(jwt)) throw invalid('jwt', 'expected { jwks | jwksUrl, issuer, audience }');
+  onlyKeys('jwt', jwt, [
+    'jwks',
+    'jwksUrl',
+    'issuer',
+    'audience',
+    'roles',
+    'clockSkewSeconds',
+    'jwksCacheSeconds',
+    'jwksCooldownSeconds',
+    'timeoutSeconds',
+  ]);
+  if ((jwt.jwks === undefined) === (jwt.jwksUrl === undefined)) throw invalid('jwt', 'exactly one of jwks, jwksUrl is required');
+  let jwks: { keys: readonly PublicJwkInput[] } | null = null;
+  if (jwt.jwks !== undefined) {
+    if (!isObject(jwt.jwks) || !Array.isArray(jwt.jwks.keys))
+      throw invalid('jwt.jwks', 'expected a JWKS document { keys: [...] }');
+    jwks = { keys: Object.freeze([...jwt.jwks.keys]) };
+  }
+  const jwksUrl = jwt.jwksUrl === undefined ? null : httpUrl('jwt.jwksUrl', jwt.jwksUrl).href;
+  const roles = jwt.roles ?? {};
+  if (!isObject(roles) || !Object.values(roles).every((p) => Array.isArray(p) && p.every((x) => typeof x === 'string'))) {
+    throw invalid('jwt.roles', 'expected { role: [permission, …] }');
+  }
+  return Object.freeze({
+    ...base,
+    mode: 'jwt',
+    jwks,
+    jwksUrl,
+    issuer: text('jwt.issuer', jwt.issuer),
+    audience: text('jwt.audience', jwt.audience),
+    roles,
+    clockSkewSeconds: seconds('jwt.clockSkewSeconds', jwt.clockSkewSeconds, DEFAULT_CLOCK_SKEW_SECONDS, { min: 0, max: 300 }),
+    jwksCacheMs:
+      seconds('jwt.jwksCacheSeconds', jwt.jwksCacheSeconds, DEFAULT_JWKS_CACHE_SECONDS, { min: 1, max: 86_400 }) * 1000,
+    jwksCooldownMs:
+      seconds('jwt.jwksCooldownSeconds', jwt.jwksCooldownSeconds, DEFAULT_JWKS_COOLDOWN_SECONDS, { min: 0, max: 3600 }) * 1000,
+    timeoutMs: seconds('jwt.timeoutSeconds', jwt.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS, { min: 0.01, max: 60 }) * 1000,
+  });
+}

@@ -1,0 +1,241 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Latchkey, MemoryStore } from '@latchkey/core';
+import express, { type ErrorRequestHandler } from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionalWalletAuthentication, requirePermission, requireWalletAuthentication, WalletAuthenticator } from './index.js';
+
+const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
+const store = new MemoryStore();
+const engine = new Latchkey({
+  store,
+  cleanupIntervalSeconds: 0,
+  defaults: { roles: { member: ['read:profile', 'write:profile'] }, defaultRoles: ['member'] },
+});
+
+async function listen(app: express.Express): Promise<{ url: string; server: Server }> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+const servers: Server[] = [];
+let base = '';
+let readWrite = '';
+let readOnly = '';
+
+beforeAll(async () => {
+  readWrite = (await engine.createSession({ account: ALICE, authMethod: 'siwe' })).token;
+  readOnly = (await engine.createSession({ account: ALICE, authMethod: 'siwe', scope: 'read-only' })).token;
+  const latchkey = new WalletAuthenticator({ engine });
+  const app = express();
+  app.get('/me', requireWalletAuthentication(latchkey), (req, res) => {
+    res.json({ address: req.latchkey.wallet?.address, scope: req.latchkey.session?.scope, via: req.latchkey.via });
+  });
+  app.get('/hello', optionalWalletAuthentication(latchkey), (req, res) => {
+    res.json({ hello: req.latchkey.wallet?.address ?? 'stranger' });
+  });
+  app.put('/profile', requireWalletAuthentication(latchkey), requirePermission('write:profile'), (_req, res) => {
+    res.json({ saved: true });
+  });
+  app.get('/unguarded', requirePermission('read:profile'), (_req, res) => {
+    res.json({ reached: true });
+  });
+  const onError: ErrorRequestHandler = (error: { code?: string }, _req, res, _next) => {
+    res.status(500).json({ error: { code: error.code ?? 'INTERNAL_ERROR' } });
+  };
+  app.use(onError);
+  const listening = await listen(app);
+  servers.push(listening.server);
+  base = listening.url;
+});
+
+afterAll(async () => {
+  for (const server of servers) await close(server);
+  engine.close();
+});
+
+interface Case {
+  name: string;
+  method?: string;
+  path: string;
+  headers?: () => Record<string, string>;
+  status: number;
+  challenge?: string | null;
+  code?: string;
+  body?: unknown;
+}
+
+const bearer = (token: () => string) => () => ({ authorization: `Bearer ${token()}` });
+
+const cases: Case[] = [
+  { name: 'no credential', path: '/me', status: 401, challenge: 'Bearer realm="latchkey"', code: 'AUTHENTICATION_REQUIRED' },
+  {
+    name: 'a bearer token',
+    path: '/me',
+    headers: bearer(() => readWrite),
+    status: 200,
+    body: { address: '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045', scope: 'read-write', via: 'engine' },
+  },
+  {
+    name: 'the session cookie',
+    path: '/me',
+    headers: () => ({ cookie: `__Host-latchkey-session-default=${readOnly}` }),
+    status: 200,
+    body: { address: '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045', scope: 'read-only', via: 'engine' },
+  },
+  {
+    name: 'an unknown token',
+    path: '/me',
+    headers: () => ({ authorization: `Bearer lks_${'0'.repeat(32)}.${'1'.repeat(44)}` }),
+    status: 401,
+    challenge: 'Bearer realm="latchkey", error="invalid_token"',
+    code: 'SESSION_NOT_FOUND',
+  },
+  {
+    name: 'a malformed header',
+    path: '/me',
+    headers: () => ({ authorization: 'Basic dXNlcjpwYXNz' }),
+    status: 400,
+    challenge: 'Bearer realm="latchkey", error="invalid_request"',
+    code: 'VALIDATION_AUTHORIZATION_MALFORMED',
+  },
+  { name: 'optional, anonymous', path: '/hello', status: 200, body: { hello: 'stranger' } },
+  {
+    name: 'optional, with a session',
+    path: '/hello',
+    headers: bearer(() => readOnly),
+    status: 200,
+    body: { hello: '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045' },
+  },
+  {
+    name: 'optional, an invalid token',
+    path: '/hello',
+    headers: () => ({ authorization: 'Bearer nope' }),
+    status: 401,
+    challenge: 'Bearer realm="latchkey", error="invalid_token"',
+    code: 'TOKEN_MALFORMED',
+  },
+  {
+    name: 'write with read-write',
+    method: 'PUT',
+    path: '/profile',
+    headers: bearer(() => readWrite),
+    status: 200,
+    body: { saved: true },
+  },
+  {
+    name: 'write with read-only',
+    method: 'PUT',
+    path: '/profile',
+    headers: bearer(() => readOnly),
+    status: 403,
+    challenge: 'Bearer realm="latchkey", error="insufficient_scope", scope="write:profile"',
+    code: 'PERMISSION_DENIED',
+  },
+  { name: 'write, anonymous', method: 'PUT', path: '/profile', status: 401, challenge: 'Bearer realm="latchkey"' },
+  { name: 'a permission without authentication before it', path: '/unguarded', status: 500, code: 'CONFIG_INVALID' },
+];
+
+describe('@latchkey/express', () => {
+  it.each(cases)('$name → $status', async (c) => {
+    const response = await fetch(`${base}${c.path}`, { method: c.method ?? 'GET', headers: c.headers?.() });
+    expect(response.status).toBe(c.status);
+    if (c.challenge !== undefined) expect(response.headers.get('www-authenticate')).toBe(c.challenge);
+    const body = (await response.json()) as { error?: { code: string; message: string } };
+    if (c.body !== undefined) expect(body).toEqual(c.body);
+    if (c.code !== undefined) expect(body.error?.code).toBe(c.code);
+    if (c.status >= 400 && c.status < 500) {
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(typeof body.error?.message).toBe('string');
+    }
+  });
+
+  it('refuses a revoked session on the next request', async () => {
+    const { token } = await engine.createSession({ account: ALICE, authMethod: 'siwe' });
+    expect((await fetch(`${base}/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    await engine.revokeSession(token);
+    expect((await fetch(`${base}/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+  });
+
+  it('names its handlers and exposes the authenticator', () => {
+    const handler = requireWalletAuthentication({ engine });
+    expect(handler.name).toBe('requireWalletAuthentication');
+    expect(optionalWalletAuthentication({ engine }).name).toBe('optionalWalletAuthentication');
+    expect(requirePermission('read:x').name).toBe('requirePermission');
+    expect(handler.authenticator.mode).toBe('engine');
+    expect(() => handler.forget('lks_x')).not.toThrow();
+  });
+
+  it('validates options and permissions once, at creation', () => {
+    expect(() => requireWalletAuthentication({} as never)).toThrowError(/exactly one of engine, remote, jwt/);
+    expect(() => optionalWalletAuthentication({ engine, appId: 'nope' })).toThrowError(/no app "nope"/);
+    expect(() => requirePermission('write profile')).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
+  it('answers 503 when the store is down, on required and optional routes', async () => {
+    const downStore = new MemoryStore();
+    const down = new Latchkey({ store: downStore, cleanupIntervalSeconds: 0 });
+    const { token } = await down.createSession({ account: ALICE, authMethod: 'siwe' });
+    const app = express();
+    app.get('/r', requireWalletAuthentication({ engine: down }), (_req, res) => res.json({ passed: true }));
+    app.get('/o', optionalWalletAuthentication({ engine: down }), (_req, res) => res.json({ passed: true }));
+    const { url, server } = await listen(app);
+    servers.push(server);
+    await downStore.close();
+    for (const path of ['/r', '/o']) {
+      const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({
+        error: { code: 'STORE_UNAVAILABLE', message: 'The session store could not answer.' },
+      });
+    }
+    down.close();
+  });
+});
+
+describe('@latchkey/express in remote mode watches responses', () => {
+  it('forgets a token after a 401 for it and a wallet after a DELETE on a session', async () => {
+    // A stand-in authority that counts introspections; the real server is exercised in examples/.
+    const { session } = await engine.createSession({ account: ALICE, authMethod: 'siwe' });
+    let introspections = 0;
+    const authority = express();
+    authority.post('/v1/sessions/introspect', (_req, res) => {
+      introspections++;
+      res.json({ active: true, session });
+    });
+    const remoteListener = await listen(authority);
+    servers.push(remoteListener.server);
+
+    const guard = requireWalletAuthentication({
+      remote: { url: remoteListener.url, apiKey: 'lka_0123456789abcdef.secret', cacheSeconds: 30 },
+    });
+    const app = express();
+    app.get('/ok', guard, (_req, res) => res.json({ ok: true }));
+    app.get('/downstream-refused', guard, (_req, res) => res.status(401).json({ error: { code: 'TOKEN_INVALID' } }));
+    app.delete('/session', guard, (_req, res) => res.status(204).end());
+    const { url, server } = await listen(app);
+    servers.push(server);
+
+    const token = `lks_${session.id}.${'2'.repeat(44)}`;
+    const get = (path: string, method = 'GET') =>
+      fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    await get('/ok');
+    await get('/ok');
+    expect(introspections).toBe(1);
+    await get('/downstream-refused');
+    await get('/ok');
+    expect(introspections).toBe(2);
+    await get('/session', 'DELETE');
+    await get('/ok');
+    expect(introspections).toBe(3);
+    guard.forget(token);
+    await get('/ok');
+    expect(introspections).toBe(4);
+  });
+});

@@ -1,0 +1,216 @@
+import { Latchkey, MemoryStore } from '@latchkey/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latchkey, WalletAuthenticator } from './index.js';
+
+const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
+const ADDRESS = '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045';
+const engine = new Latchkey({
+  store: new MemoryStore(),
+  cleanupIntervalSeconds: 0,
+  defaults: { roles: { member: ['read:profile', 'write:profile'] }, defaultRoles: ['member'] },
+});
+
+let app: FastifyInstance;
+let readWrite = '';
+let readOnly = '';
+
+beforeAll(async () => {
+  readWrite = (await engine.createSession({ account: ALICE, authMethod: 'siwe' })).token;
+  readOnly = (await engine.createSession({ account: ALICE, authMethod: 'siwe', scope: 'read-only' })).token;
+  app = Fastify();
+  await app.register(latchkey, { engine });
+  app.get('/me', { preHandler: app.latchkey.require() }, async (request) => ({
+    address: request.latchkey.wallet?.address,
+    scope: request.latchkey.session?.scope,
+    via: request.latchkey.via,
+  }));
+  app.get('/early', { onRequest: app.latchkey.require() }, async (request) => ({ id: request.latchkey.session?.id }));
+  app.get('/hello', { preHandler: app.latchkey.optional() }, async (request) => ({
+    hello: request.latchkey.wallet?.address ?? 'stranger',
+  }));
+  app.put('/profile', { preHandler: [app.latchkey.require(), app.latchkey.requirePermission('write:profile')] }, async () => ({
+    saved: true,
+  }));
+  app.get('/unguarded', { preHandler: app.latchkey.requirePermission('read:profile') }, async () => ({ reached: true }));
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app.close();
+  engine.close();
+});
+
+interface Case {
+  name: string;
+  method?: 'GET' | 'PUT';
+  url: string;
+  headers?: () => Record<string, string>;
+  status: number;
+  challenge?: string;
+  code?: string;
+  body?: unknown;
+}
+
+const bearer = (token: () => string) => () => ({ authorization: `Bearer ${token()}` });
+
+const cases: Case[] = [
+  { name: 'no credential', url: '/me', status: 401, challenge: 'Bearer realm="latchkey"', code: 'AUTHENTICATION_REQUIRED' },
+  {
+    name: 'a bearer token',
+    url: '/me',
+    headers: bearer(() => readWrite),
+    status: 200,
+    body: { address: ADDRESS, scope: 'read-write', via: 'engine' },
+  },
+  {
+    name: 'the session cookie',
+    url: '/me',
+    headers: () => ({ cookie: `__Host-latchkey-session-default=${readOnly}` }),
+    status: 200,
+    body: { address: ADDRESS, scope: 'read-only', via: 'engine' },
+  },
+  { name: 'as onRequest, no credential', url: '/early', status: 401, code: 'AUTHENTICATION_REQUIRED' },
+  {
+    name: 'an unknown token',
+    url: '/me',
+    headers: () => ({ authorization: `Bearer lks_${'0'.repeat(32)}.${'1'.repeat(44)}` }),
+    status: 401,
+    challenge: 'Bearer realm="latchkey", error="invalid_token"',
+    code: 'SESSION_NOT_FOUND',
+  },
+  {
+    name: 'a malformed header',
+    url: '/me',
+    headers: () => ({ authorization: 'Bearer a b' }),
+    status: 400,
+    challenge: 'Bearer realm="latchkey", error="invalid_request"',
+    code: 'VALIDATION_AUTHORIZATION_MALFORMED',
+  },
+  { name: 'optional, anonymous', url: '/hello', status: 200, body: { hello: 'stranger' } },
+  { name: 'optional, with a session', url: '/hello', headers: bearer(() => readOnly), status: 200, body: { hello: ADDRESS } },
+  {
+    name: 'optional, an invalid token',
+    url: '/hello',
+    headers: () => ({ authorization: 'Bearer nope' }),
+    status: 401,
+    challenge: 'Bearer realm="latchkey", error="invalid_token"',
+    code: 'TOKEN_MALFORMED',
+  },
+  {
+    name: 'write with read-write',
+    method: 'PUT',
+    url: '/profile',
+    headers: bearer(() => readWrite),
+    status: 200,
+    body: { saved: true },
+  },
+  {
+    name: 'write with read-only',
+    method: 'PUT',
+    url: '/profile',
+    headers: bearer(() => readOnly),
+    status: 403,
+    challenge: 'Bearer realm="latchkey", error="insufficient_scope", scope="write:profile"',
+    code: 'PERMISSION_DENIED',
+  },
+  { name: 'write, anonymous', method: 'PUT', url: '/profile', status: 401, challenge: 'Bearer realm="latchkey"' },
+  { name: 'a permission without authentication before it', url: '/unguarded', status: 500 },
+];
+
+describe('@latchkey/fastify', () => {
+  it.each(cases)('$name → $status', async (c) => {
+    const response = await app.inject({ method: c.method ?? 'GET', url: c.url, headers: c.headers?.() });
+    expect(response.statusCode).toBe(c.status);
+    if (c.challenge !== undefined) expect(response.headers['www-authenticate']).toBe(c.challenge);
+    const body = response.json() as { error?: { code: string; message: string } };
+    if (c.body !== undefined) expect(body).toEqual(c.body);
+    if (c.code !== undefined) expect(body.error?.code).toBe(c.code);
+    if (c.status >= 400 && c.status < 500) {
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(typeof body.error?.message).toBe('string');
+    }
+  });
+
+  it('refuses a revoked session on the next request', async () => {
+    const { token } = await engine.createSession({ account: ALICE, authMethod: 'siwe' });
+    const me = () => app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } });
+    expect((await me()).statusCode).toBe(200);
+    await engine.revokeSession(token);
+    expect((await me()).statusCode).toBe(401);
+  });
+
+  it('refuses bad options and permissions when registered and when asked', async () => {
+    const bad = Fastify();
+    await expect(bad.register(latchkey, {} as never).ready()).rejects.toThrowError(/exactly one of engine, remote, jwt/);
+    expect(() => app.latchkey.requirePermission('write profile')).toThrowError(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
+  });
+
+  it('accepts a shared authenticator and names its hooks', async () => {
+    const authenticator = new WalletAuthenticator({ engine });
+    const other = Fastify();
+    await other.register(latchkey, { authenticator });
+    expect(other.latchkey.authenticator).toBe(authenticator);
+    expect(other.latchkey.require().name).toBe('requireWalletAuthentication');
+    expect(other.latchkey.optional().name).toBe('optionalWalletAuthentication');
+    await other.close();
+  });
+
+  it('answers 503 when the store is down, on required and optional routes', async () => {
+    const downStore = new MemoryStore();
+    const down = new Latchkey({ store: downStore, cleanupIntervalSeconds: 0 });
+    const { token } = await down.createSession({ account: ALICE, authMethod: 'siwe' });
+    const other = Fastify();
+    await other.register(latchkey, { engine: down });
+    other.get('/r', { preHandler: other.latchkey.require() }, async () => ({ passed: true }));
+    other.get('/o', { preHandler: other.latchkey.optional() }, async () => ({ passed: true }));
+    await downStore.close();
+    for (const url of ['/r', '/o']) {
+      const response = await other.inject({ url, headers: { authorization: `Bearer ${token}` } });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toEqual({ error: { code: 'STORE_UNAVAILABLE', message: 'The session store could not answer.' } });
+    }
+    await other.close();
+    down.close();
+  });
+});
+
+describe('@latchkey/fastify in remote mode watches responses', () => {
+  it('forgets a token after a 401 for it and a wallet after a DELETE on a session', async () => {
+    const { session } = await engine.createSession({ account: ALICE, authMethod: 'siwe' });
+    let introspections = 0;
+    // A stand-in authority; the real server is exercised in examples/.
+    const authority = Fastify();
+    authority.post('/v1/sessions/introspect', async () => {
+      introspections++;
+      return { active: true, session };
+    });
+    const authorityUrl = await authority.listen({ host: '127.0.0.1', port: 0 });
+    const other = Fastify();
+    await other.register(latchkey, { remote: { url: authorityUrl, apiKey: 'lka_0123456789abcdef.secret', cacheSeconds: 30 } });
+    other.get('/ok', { preHandler: other.latchkey.require() }, async () => ({ ok: true }));
+    other.get('/downstream-refused', { preHandler: other.latchkey.require() }, async (_request, reply) =>
+      reply.code(401).send({ error: { code: 'TOKEN_INVALID' } }),
+    );
+    other.delete('/v1/session', { preHandler: other.latchkey.require() }, async (_request, reply) => reply.code(204).send());
+    const token = `lks_${session.id}.${'2'.repeat(44)}`;
+    const call = (url: string, method: 'GET' | 'DELETE' = 'GET') =>
+      other.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
+    await call('/ok');
+    await call('/ok');
+    expect(introspections).toBe(1);
+    await call('/downstream-refused');
+    await call('/ok');
+    expect(introspections).toBe(2);
+    await call('/v1/session', 'DELETE');
+    await call('/ok');
+    expect(introspections).toBe(3);
+    other.latchkey.forget(token);
+    await call('/ok');
+    expect(introspections).toBe(4);
+    await other.close();
+    await authority.close();
+  });
+});
