@@ -6,7 +6,7 @@ import {
   EMPTY_AUDIT_HEAD,
   linkAuditEntries,
 } from '@latchkey/core';
-import { type Call, type Client, READ_CHUNK } from './client.js';
+import { type Call, type Client, chunked, MAX_ITEMS_PER_COMMAND, READ_CHUNK } from './client.js';
 import { asArray, asString } from './codec.js';
 import type { KeyLayout } from './keys.js';
 import { APPEND_AUDIT } from './scripts.js';
@@ -20,8 +20,11 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-/** Drafts per compare-and-set: big enough to absorb a burst, small enough for one script call. */
-const MAX_BATCH_DRAFTS = 500;
+/**
+ * Drafts per compare-and-set: big enough to absorb a burst, small enough for one script call (one
+ * subject key per draft at most, so at most MAX_ITEMS_PER_COMMAND keys besides the head and entries).
+ */
+const MAX_BATCH_DRAFTS = MAX_ITEMS_PER_COMMAND;
 /** Compare-and-set attempts before giving up; each failure means another writer moved the head. */
 const MAX_ATTEMPTS = 50;
 
@@ -129,7 +132,12 @@ export class AuditLog {
         );
         this.#appenders.set(appId, appender);
       }
-      return appender.append(drafts);
+      if (drafts.length <= MAX_BATCH_DRAFTS) return appender.append(drafts);
+      // A call larger than one batch goes as consecutive batches, each its own compare-and-set:
+      // the chain stays one line, but another instance's entries may fall between two batches.
+      const linked: AuditEntry[] = [];
+      for (const batch of chunked(drafts, MAX_BATCH_DRAFTS)) linked.push(...(await appender.append(batch)));
+      return linked;
     });
   }
 
@@ -143,7 +151,7 @@ export class AuditLog {
     const c = await this.#ready();
     const subjectKeys: string[] = [];
     const position = new Map<string, number>();
-    const args: string[] = [];
+    const payload: [string, string, number][] = [];
     for (const e of entries) {
       let at = 0;
       if (e.subject !== null) {
@@ -154,14 +162,14 @@ export class AuditLog {
           position.set(e.subject, at);
         }
       }
-      args.push(String(e.seq), JSON.stringify(e), String(at));
+      payload.push([String(e.seq), JSON.stringify(e), at]);
     }
     const last = entries[entries.length - 1]!;
     const reply = asArray(
       await APPEND_AUDIT.run(
         c,
         [this.#keys.auditHead(appId), this.#keys.auditEntries(appId), ...subjectKeys],
-        [String(expected.seq), expected.hash, String(last.seq), last.hash, String(entries.length), ...args],
+        [String(expected.seq), expected.hash, String(last.seq), last.hash, JSON.stringify(payload)],
       ),
       'audit append',
     );

@@ -13,6 +13,21 @@ export type Call = <T>(run: (client: Client) => Promise<T>) => Promise<T>;
 /** Keys per burst of independent reads (stats, cleanup, audit pages): bounded memory and reply size. */
 export const READ_CHUNK = 500;
 
+/**
+ * The most keys, ids, members or fields any one command or script call carries, besides a few fixed
+ * arguments. A longer list is sent in several calls. An unbounded one would eventually fail inside
+ * ioredis: past some tens of thousands of arguments, spreading them overflows the call stack, and
+ * with auto-pipelining that failure also throws outside any promise and ends the process.
+ */
+export const MAX_ITEMS_PER_COMMAND = 500;
+
+/** `items` in consecutive slices of at most `size`. */
+export function chunked<T>(items: readonly T[], size = MAX_ITEMS_PER_COMMAND): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /** Snapshot retries before a wallet operation gives up; each retry means the wallet changed meanwhile. */
 const MAX_SNAPSHOT_ATTEMPTS = 50;
 

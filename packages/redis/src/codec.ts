@@ -205,11 +205,8 @@ export function decodeOptionalSession(reply: unknown): SessionRecord | null {
   return reply === null ? null : decodeSession(reply);
 }
 
-/**
- * Entries from the list script's flat `[key, value, expiresAt, …]`, sorted by key the way
- * MemoryStore sorts (JavaScript's `<`, UTF-16 code units), which Lua's byte order is not.
- */
-export function decodeEntries(reply: unknown): StoredEntry[] {
+/** Entries from a script's flat `[key, value, expiresAt, …]`, in the order given. */
+export function readEntries(reply: unknown): StoredEntry[] {
   const flat = asArray(reply, 'entries');
   const out: StoredEntry[] = [];
   for (let i = 0; i + 2 < flat.length; i += 3) {
@@ -219,5 +216,5 @@ export function decodeEntries(reply: unknown): StoredEntry[] {
       expiresAt: Number(asString(flat[i + 2], 'entry expiry')),
     });
   }
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return out;
 }

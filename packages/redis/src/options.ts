@@ -5,7 +5,9 @@ import { Cluster, Redis } from 'ioredis';
 export interface RedisStoreOptions {
   /**
    * A client to use (standalone `Redis` or `Cluster`). The store never quits it; its owner does.
-   * Leave its ioredis `keyPrefix` unset and use `keyPrefix` here instead.
+   * Leave its ioredis `keyPrefix` unset and use `keyPrefix` here instead. A `Cluster` must keep
+   * ioredis' default `scaleReads: 'master'`: validation is a plain HMGET, and a replica that lags
+   * would still answer for a session that was just revoked or rotated.
    * Default: none; the store creates a client from `url`.
    */
   client?: Redis | Cluster;
@@ -55,6 +57,13 @@ export function resolveOptions(options: RedisStoreOptions = {}): ResolvedRedisSt
   const expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
   if (client !== undefined && !(client instanceof Redis) && !(client instanceof Cluster)) {
     fail('client', 'an ioredis Redis or Cluster', typeof client);
+  }
+  if (client instanceof Cluster && client.options.scaleReads !== 'master') {
+    // Reads sent to replicas could see a session after its revocation, or a refresh hash after its rotation.
+    throw new LatchkeyError('CONFIG_INVALID', {
+      message: "RedisStore option client: a Cluster must read from masters only (scaleReads: 'master')",
+      field: 'client',
+    });
   }
   if (client !== undefined && url !== undefined) fail('url', 'no url when a client is given', url);
   if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url)))

@@ -102,6 +102,90 @@ return {'ok', evicted}
 );
 
 /**
+ * A wallet index's digest: SHA-1 over its ids in index order, each as `<byte length>:<id>`. It stands
+ * in for the snapshot check when a wallet holds too many ids to pass them all (see `indexDigest`
+ * in wallets.ts, which computes the same in Node). Ids are never re-added once removed, so an
+ * unchanged digest means no id came or went since the caller read the index.
+ */
+const INDEX_DIGEST = `
+local function index_digest(key)
+  local ids = redis.call('ZRANGE', key, 0, -1)
+  for i = 1, #ids do ids[i] = #ids[i] .. ':' .. ids[i] end
+  return redis.sha1hex(table.concat(ids))
+end
+`;
+
+/**
+ * createSession for a wallet whose index holds more ids than one call may carry. The caller has
+ * read the whole index in chunks (SCAN_WALLET), counted its live sessions and picked the oldest
+ * live ones to evict. KEYS: wallet, new session, e1..ek (those to evict, oldest first). ARGV:
+ * digest of the index as read, live count, new id, createdAt, limit, policy, ttl ms, now, k, evict
+ * id1..idk, then the new hash's field/value pairs.
+ * Atomic: refuse a duplicate id; answer {'retry'} unless the index is as read. Then the count still
+ * holds: at the same `now` no session turns live again, and a session that went away took its id
+ * out of the index. Refuse, or evict the given ones; insert, index, set TTL. When more than k must
+ * go before a slot is free (only after the limit was lowered), it evicts the k and answers
+ * {'evicted', {hash...}} without inserting, and the caller starts over.
+ * Returns {'duplicate'} | {'retry'} | {'limit'} | {'evicted', {hash...}} | {'ok', {evicted hash...}}.
+ */
+export const CREATE_SESSION_BY_DIGEST = new LuaScript(
+  'createSessionByDigest',
+  `${IS_LIVE}${INDEX_DIGEST}
+local key = KEYS[2]
+if redis.call('EXISTS', key) == 1 then return {'duplicate'} end
+if index_digest(KEYS[1]) ~= ARGV[1] then return {'retry'} end
+local live = tonumber(ARGV[2])
+local limit = tonumber(ARGV[5])
+local now = tonumber(ARGV[8])
+local k = tonumber(ARGV[9])
+local evicted = {}
+if live >= limit then
+  if ARGV[6] == 'reject' then return {'limit'} end
+  for i = 1, k do
+    local e = redis.call('HMGET', KEYS[2 + i], 'ie', 'ae')
+    if not e[1] or not is_live(e[1], e[2], now) then return {'retry'} end
+  end
+  for i = 1, k do
+    evicted[#evicted + 1] = redis.call('HGETALL', KEYS[2 + i])
+    redis.call('DEL', KEYS[2 + i])
+    redis.call('ZREM', KEYS[1], ARGV[9 + i])
+  end
+  if live - k >= limit then return {'evicted', evicted} end
+end
+redis.call('HSET', key, unpack(ARGV, 10 + k))
+redis.call('PEXPIRE', key, ARGV[7])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+return {'ok', evicted}
+`,
+);
+
+/**
+ * Reads one chunk of a wallet too large for one snapshot script (list, and the count before
+ * CREATE_SESSION_BY_DIGEST). KEYS: wallet, s1..sk. ARGV: now, 'ids' | 'hashes', id1..idk. Atomic
+ * for the chunk only. Prunes ids whose hash Redis dropped by TTL (such an id never comes back).
+ * Returns {{live id or live hash...}, {pruned id...}} in the order given.
+ */
+export const SCAN_WALLET = new LuaScript(
+  'scanWallet',
+  `${IS_LIVE}
+local now = tonumber(ARGV[1])
+local out = {}
+local pruned = {}
+for i = 1, #KEYS - 1 do
+  local id = ARGV[2 + i]
+  local e = redis.call('HMGET', KEYS[1 + i], 'ie', 'ae')
+  if not e[1] then
+    redis.call('ZREM', KEYS[1], id)
+    pruned[#pruned + 1] = id
+  elseif is_live(e[1], e[2], now) then
+    if ARGV[2] == 'hashes' then out[#out + 1] = redis.call('HGETALL', KEYS[1 + i]) else out[#out + 1] = id end
+  end
+end
+return {out, pruned}
+`,
+);
+
+/**
  * listWalletSessions. KEYS: wallet, s1..sn (snapshot). ARGV: n, id1..idn, now.
  * Atomic read of the wallet's live sessions in index order (createdAt, then id); prunes ids whose
  * hash Redis dropped by TTL. Returns {'retry'} | {'ok', {hash...}}.
@@ -124,15 +208,8 @@ return {'ok', out}
 `,
 );
 
-/**
- * deleteWalletSessions. KEYS: wallet, s1..sn (snapshot). ARGV: n, id1..idn, except id ('' for
- * none), now. Atomic: deletes every session but the excepted one, live or not, with its index
- * entry. Returns {'retry'} | {'ok', {live hash...}, {removed id...}}.
- */
-export const DELETE_WALLET = new LuaScript(
-  'deleteWalletSessions',
-  `${IS_LIVE}${SNAPSHOT}
-if not snapshot_holds() then return {'retry'} end
+/** deleteWalletSessions' work once the ids are known (`n` is ARGV[1]); see DELETE_WALLET. */
+const DELETE_WALLET_BODY = `
 local except = ARGV[n + 2]
 local now = tonumber(ARGV[n + 3])
 local live = {}
@@ -150,7 +227,30 @@ for i = 1, n do
   end
 end
 return {'ok', live, removed}
-`,
+`;
+
+/**
+ * deleteWalletSessions. KEYS: wallet, s1..sn (snapshot). ARGV: n, id1..idn, except id ('' for
+ * none), now. Atomic: deletes every session but the excepted one, live or not, with its index
+ * entry. Returns {'retry'} | {'ok', {live hash...}, {removed id...}}.
+ */
+export const DELETE_WALLET = new LuaScript(
+  'deleteWalletSessions',
+  `${IS_LIVE}${SNAPSHOT}
+if not snapshot_holds() then return {'retry'} end
+${DELETE_WALLET_BODY}`,
+);
+
+/**
+ * deleteWalletSessions for a wallet whose index holds more ids than one call may carry: the same
+ * work on one chunk of the ids the caller read, with no snapshot check. Atomic for the chunk only.
+ * KEYS, ARGV and reply as DELETE_WALLET's, never {'retry'}.
+ */
+export const DELETE_WALLET_CHUNK = new LuaScript(
+  'deleteWalletChunk',
+  `${IS_LIVE}
+local n = tonumber(ARGV[1])
+${DELETE_WALLET_BODY}`,
 );
 
 /** Rewrites the validation view `v` (see SNAPSHOT_FIELDS) after a script changed t, la, ie or rg. */
@@ -299,8 +399,10 @@ return {'removed', record}
 /**
  * appendAudit's compare-and-set (the links were hashed in Node: Lua has no SHA-256). KEYS: head,
  * entries, then the per-subject index keys. ARGV: expected seq, expected hash, new seq, new hash,
- * count, then per entry: seq, entry JSON, 1-based position of its subject key after KEYS[2]
- * (0 = no subject). Atomic: writes everything only if the head is still the expected one.
+ * and the entries as one JSON array of `[seq, entry JSON, k]`, k the 1-based position of the
+ * entry's subject key after KEYS[2] (0 = no subject). One JSON argument rather than three per
+ * entry, so a batch's argument count does not grow with its size; seqs stay strings, so Lua never
+ * formats them. Atomic: writes everything only if the head is still the expected one.
  * Returns {'ok'} | {'conflict', seq, hash} with the head found.
  */
 export const APPEND_AUDIT = new LuaScript(
@@ -309,12 +411,9 @@ export const APPEND_AUDIT = new LuaScript(
 local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
 local seq = head[1] or '0'
 if seq ~= ARGV[1] or (head[1] and head[2] ~= ARGV[2]) then return {'conflict', seq, head[2] or ''} end
-local count = tonumber(ARGV[5])
-for i = 0, count - 1 do
-  local s = ARGV[6 + 3 * i]
-  redis.call('HSET', KEYS[2], s, ARGV[7 + 3 * i])
-  local k = tonumber(ARGV[8 + 3 * i])
-  if k > 0 then redis.call('ZADD', KEYS[2 + k], s, s) end
+for _, e in ipairs(cjson.decode(ARGV[5])) do
+  redis.call('HSET', KEYS[2], e[1], e[2])
+  if e[3] > 0 then redis.call('ZADD', KEYS[2 + e[3]], e[1], e[1]) end
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
 return {'ok'}
@@ -452,5 +551,30 @@ for i = 1, n do
   end
 end
 return {'ok', out}
+`,
+);
+
+/**
+ * Reads one chunk of a namespace's entries: listEntries beyond one snapshot's size, and
+ * scanEntries. KEYS: index, v1..vk. ARGV: key1..keyk. Atomic for the chunk only. Members whose
+ * value key is gone are pruned (an entry's value key and index member are written and removed
+ * together, so a member without its value key is a leftover). Returns {key, value, expiresAt, ...}
+ * for every given key whose value key exists, live or not: the caller judges.
+ */
+export const READ_ENTRIES = new LuaScript(
+  'readEntries',
+  `
+local out = {}
+for i = 1, #ARGV do
+  local e = redis.call('HMGET', KEYS[1 + i], 'v', 'x')
+  if not e[1] or not e[2] then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  else
+    out[#out + 1] = ARGV[i]
+    out[#out + 1] = e[1]
+    out[#out + 1] = e[2]
+  end
+end
+return out
 `,
 );

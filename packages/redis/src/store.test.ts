@@ -13,7 +13,7 @@ import {
   walletTag,
 } from '@latchkey/core';
 import { describeStoreConformance, type StoreHarness } from '@latchkey/core/conformance';
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from './index.js';
 import { KeyLayout } from './keys.js';
@@ -745,11 +745,12 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
     const subjects = [ALICE, BOB, SOL] as const;
     const made: { appId: string; id: string; subject: string }[] = [];
     let now = Date.UTC(2026, 0, 1, 12);
-    // Entries: a small key space (braces and a non-ASCII key included), expiries from already
-    // past (dead on arrival, or exactly at now) to three minutes ahead. Counters live in 'rate',
-    // where every value is a decimal integer (incrementing anything else is a caller bug).
+    // Entries: a small key space (braces and non-ASCII keys included, U+E000 and U+1F600 among them,
+    // which JavaScript and Redis order differently), expiries from already past (dead on arrival,
+    // or exactly at now) to three minutes ahead. Counters live in 'rate', where every value is a
+    // decimal integer (incrementing anything else is a caller bug).
     const namespaces = ['nonce', 'keys', 'rate'] as const;
-    const entryKeys = ['k0', 'k1', 'k2', '{k}', 'é'] as const;
+    const entryKeys = ['k0', 'k1', 'k2', '{k}', 'é', '\uE000', '\u{1F600}'] as const;
     const entryStep = async (): Promise<void> => {
       const roll = rand();
       const appId = pick(apps);
@@ -764,7 +765,17 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
         for (let hit = int(1, 3); hit > 0; hit--) await both((s) => s.incrementEntry(appId, 'rate', key, entry.expiresAt, now));
       } else if (roll < 0.7) await both((s) => s.takeEntry(appId, namespace, key, now));
       else if (roll < 0.8) await both((s) => s.deleteEntry(appId, namespace, key, now));
-      else await both((s) => s.listEntries(appId, namespace, now));
+      else if (roll < 0.9) await both((s) => s.listEntries(appId, namespace, now));
+      else {
+        // A cursor on the expiries entries are written with, so runs of equal expiries are cut.
+        const page = {
+          expiringAfter: pick([0, now, now + int(-1, 6) * 30_000]),
+          ...(rand() < 0.5 ? { afterKey: pick(entryKeys) } : {}),
+          limit: pick([1, 2, 1000]),
+          now,
+        };
+        await both((s) => s.scanEntries(appId, namespace, page));
+      }
     };
 
     for (let step = 0; step < 600; step++) {
@@ -878,6 +889,34 @@ describe.skipIf(!available)('RedisStore on Redis', () => {
       }
       expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
       expect(String((error as Error).message)).not.toContain('hunter2');
+    }
+  });
+});
+
+describe('RedisStore options', () => {
+  it('refuses a Cluster client that may read from replicas, and takes one that reads from masters only', () => {
+    const nodes = [{ host: '127.0.0.1', port: 7000 }];
+    const made: Cluster[] = [];
+    const cluster = (options: ClusterOptions): Cluster => {
+      const c = new Cluster(nodes, { lazyConnect: true, ...options });
+      made.push(c);
+      return c;
+    };
+    try {
+      for (const scaleReads of ['slave', 'all', () => nodes[0]] as const) {
+        let error: unknown;
+        try {
+          new RedisStore({ client: cluster({ scaleReads }) });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: 'client' });
+      }
+      for (const options of [{}, { scaleReads: 'master' as const }, { scaleReads: undefined }]) {
+        expect(new RedisStore({ client: cluster(options) }).keyPrefix).toBe('lk:');
+      }
+    } finally {
+      for (const c of made) c.disconnect();
     }
   });
 });

@@ -23,7 +23,7 @@ import {
 import { Redis } from 'ioredis';
 import { AuditLog } from './audit.js';
 import { SessionCleanup } from './cleanup.js';
-import type { Client } from './client.js';
+import { type Client, chunked } from './client.js';
 import {
   asArray,
   asString,
@@ -37,16 +37,7 @@ import {
 import { Entries } from './entries.js';
 import { appSessionMember, KeyLayout } from './keys.js';
 import { type RedisStoreOptions, type ResolvedRedisStoreOptions, resolveOptions } from './options.js';
-import {
-  CREATE_SESSION,
-  DELETE_SESSION,
-  DELETE_WALLET,
-  INCREMENT_COUNTERS,
-  LIST_WALLET,
-  ROTATE_REFRESH,
-  SET_SESSION_DATA,
-  VALIDATE_SESSION,
-} from './scripts.js';
+import { DELETE_SESSION, INCREMENT_COUNTERS, ROTATE_REFRESH, SET_SESSION_DATA, VALIDATE_SESSION } from './scripts.js';
 import { readAppStats } from './stats.js';
 import { WalletSnapshots } from './wallets.js';
 
@@ -56,9 +47,12 @@ export { ENTRY_TTL_SLACK_MS } from './entries.js';
  * The Latchkey `Store` on Redis or Redis Cluster.
  *
  * Each multi-key operation is one Lua script over keys that share the wallet's hash tag, so it is
- * atomic and lands on one Cluster node. Validation is one EVALSHA. Keys expire with their session
- * (plus `expiredRetentionMs`, so cleanup can still report them). A Redis that is down or hangs
- * makes every method throw `STORE_UNAVAILABLE` within about `commandTimeoutMs`.
+ * atomic and lands on one Cluster node. Validation is one HMGET (and the touch script when the
+ * activity write is due). No command carries more than MAX_ITEMS_PER_COMMAND keys or members: a
+ * wallet or an entry namespace larger than that is worked in chunks (wallets.ts, entries.ts say
+ * what stays atomic). Keys expire with their session (plus `expiredRetentionMs`, so cleanup can
+ * still report them). A Redis that is down or hangs makes every method throw `STORE_UNAVAILABLE`
+ * within about `commandTimeoutMs`.
  *
  * @example
  * ```ts
@@ -128,25 +122,18 @@ export class RedisStore implements Store {
       // never a session that cleanup and stats cannot see.
       // NX: a duplicate id must not move the stored session's score later than its expiry.
       await Promise.all([c.sadd(this.#keys.apps(), record.appId), c.zadd(appKey, 'NX', String(expiresAt(record)), member)]);
-      const sessionKey = this.#keys.session(record.appId, record.id);
-      const ttl = String(Math.ceil(Math.max(expiresAt(record) - now, 0) + this.#options.expiredRetentionMs));
-      const reply = await this.#wallets.run(c, record.appId, record.subject, (walletKey, ids) =>
-        CREATE_SESSION.run(
-          c,
-          [walletKey, ...ids.map((id) => this.#keys.session(record.appId, id)), sessionKey],
-          [
-            String(ids.length),
-            ...ids,
-            record.id,
-            String(record.createdAt),
-            String(limit),
-            policy,
-            String(now),
-            ttl,
-            ...encodeSession(record),
-          ],
-        ),
-      );
+      const ttl = Math.ceil(Math.max(expiresAt(record) - now, 0) + this.#options.expiredRetentionMs);
+      const reply = await this.#wallets.create(c, {
+        appId: record.appId,
+        subject: record.subject,
+        id: record.id,
+        createdAt: record.createdAt,
+        limit,
+        policy,
+        now,
+        ttl,
+        fields: encodeSession(record),
+      });
       // The id belongs to a session already stored; its app index entry is that session's, so it stays.
       if (reply[0] === 'duplicate') throw new Error('duplicate session id');
       if (reply[0] === 'limit') {
@@ -154,7 +141,8 @@ export class RedisStore implements Store {
         return { created: false, reason: 'limit' };
       }
       const evicted = asArray(reply[1], 'evicted').map(decodeSession);
-      if (evicted.length > 0) await this.#quietly(c.zrem(appKey, ...evicted.map((r) => appSessionMember(r.id, r.subject))));
+      const members = evicted.map((r) => appSessionMember(r.id, r.subject));
+      await this.#unindex(c, record.appId, members);
       return { created: true, evicted };
     });
   }
@@ -259,13 +247,7 @@ export class RedisStore implements Store {
 
   async listWalletSessions(appId: string, subject: string, now: number): Promise<SessionRecord[]> {
     return this.#call(async (c) => {
-      const reply = await this.#wallets.run(c, appId, subject, (walletKey, ids) =>
-        LIST_WALLET.run(
-          c,
-          [walletKey, ...ids.map((id) => this.#keys.session(appId, id))],
-          [String(ids.length), ...ids, String(now)],
-        ),
-      );
+      const reply = await this.#wallets.list(c, appId, subject, now);
       return asArray(reply[1], 'sessions').map(decodeSession);
     });
   }
@@ -276,15 +258,9 @@ export class RedisStore implements Store {
     options: { exceptId?: string; now: number },
   ): Promise<SessionRecord[]> {
     return this.#call(async (c) => {
-      const reply = await this.#wallets.run(c, appId, subject, (walletKey, ids) =>
-        DELETE_WALLET.run(
-          c,
-          [walletKey, ...ids.map((id) => this.#keys.session(appId, id))],
-          [String(ids.length), ...ids, options.exceptId ?? '', String(options.now)],
-        ),
-      );
+      const reply = await this.#wallets.delete(c, appId, subject, options);
       const removed = asArray(reply[2], 'removed ids').map((id) => appSessionMember(asString(id, 'id'), subject));
-      if (removed.length > 0) await this.#quietly(c.zrem(this.#keys.appSessions(appId), ...removed));
+      await this.#unindex(c, appId, removed);
       return asArray(reply[1], 'sessions').map(decodeSession);
     });
   }
@@ -319,6 +295,14 @@ export class RedisStore implements Store {
 
   async takeEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
     return this.#entries.take(appId, namespace, key, now);
+  }
+
+  async scanEntries(
+    appId: string,
+    namespace: string,
+    page: { expiringAfter: number; afterKey?: string; limit: number; now: number },
+  ): Promise<StoredEntry[]> {
+    return this.#entries.scan(appId, namespace, page);
   }
 
   async listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]> {
@@ -437,5 +421,11 @@ export class RedisStore implements Store {
    */
   async #quietly(write: Promise<unknown>): Promise<void> {
     await write.catch(() => {});
+  }
+
+  /** Removes members from the app index, MAX_ITEMS_PER_COMMAND per ZREM, as upkeep (see `#quietly`). */
+  async #unindex(c: Client, appId: string, members: string[]): Promise<void> {
+    const appKey = this.#keys.appSessions(appId);
+    for (const chunk of chunked(members)) await this.#quietly(c.zrem(appKey, ...chunk));
   }
 }

@@ -63,6 +63,19 @@ const VERSION_1_DDL = `
   ) WITHOUT ROWID;
 `;
 
+/** What version 2 added, frozen likewise. */
+const VERSION_2_DDL = `
+  CREATE TABLE IF NOT EXISTS entries (
+    app_id     TEXT    NOT NULL,
+    namespace  TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, namespace, key)
+  );
+  CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
+`;
+
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;
 
@@ -125,6 +138,18 @@ function versionOneFile(extraDdl = ''): string {
   return file;
 }
 
+/** A file as version 2 left it: version 1's data plus two entries. */
+function versionTwoFile(): string {
+  const file = versionOneFile(VERSION_2_DDL);
+  withRaw(file, (db) => {
+    const insert = db.prepare('INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (?, ?, ?, ?, ?)');
+    insert.run('app', 'revoked', 'b', 'vb', T0 + HOUR);
+    insert.run('app', 'revoked', 'a', 'va', T0 + HOUR);
+    db.pragma('user_version = 2');
+  });
+  return file;
+}
+
 /** The SQL SQLite keeps for the named objects, to compare an upgraded file with a fresh one. */
 function schemaOf(file: string, names: string[]): unknown[] {
   return withRaw(file, (db) =>
@@ -137,8 +162,8 @@ function schemaOf(file: string, names: string[]): unknown[] {
 }
 
 describe('schema migrations', () => {
-  it('is at version 2', () => {
-    expect(SCHEMA_VERSION).toBe(2);
+  it('is at version 3', () => {
+    expect(SCHEMA_VERSION).toBe(3);
   });
 
   it('upgrades a version-1 file in place: entries appear, sessions, audit and counters stay', async () => {
@@ -152,8 +177,18 @@ describe('schema migrations', () => {
     });
     const fresh = freshPath();
     opened.push(new SqliteStore({ path: fresh }));
-    const names = ['audit', 'audit_by_subject', 'audit_heads', 'counters', 'entries', 'entries_by_expiry', 'sessions'];
-    expect(schemaOf(file, ['entries', 'entries_by_expiry'])).toEqual(schemaOf(fresh, ['entries', 'entries_by_expiry']));
+    const names = [
+      'audit',
+      'audit_by_subject',
+      'audit_heads',
+      'counters',
+      'entries',
+      'entries_by_expiry',
+      'entries_by_namespace_expiry',
+      'sessions',
+    ];
+    const added = ['entries', 'entries_by_expiry', 'entries_by_namespace_expiry'];
+    expect(schemaOf(file, added)).toEqual(schemaOf(fresh, added));
     expect(schemaOf(file, names).map((o) => (o as { name: string }).name)).toEqual(names);
 
     expect(await store.getSession('app', SESSION.id)).toEqual(SESSION);
@@ -182,6 +217,26 @@ describe('schema migrations', () => {
     opened.push(second);
     expect(await second.listEntries('app', 'keys', T0)).toEqual([{ key: 'k', value: 'v', expiresAt: T0 + HOUR }]);
     expect(await second.getSession('app', SESSION.id)).toEqual(SESSION);
+  });
+
+  it('upgrades a version-2 file in place: the namespace expiry index appears, entries stay', async () => {
+    const file = versionTwoFile();
+    const store = new SqliteStore({ path: file });
+    opened.push(store);
+    const fresh = freshPath();
+    opened.push(new SqliteStore({ path: fresh }));
+    withRaw(file, (db) => expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION));
+    const added = ['entries_by_namespace_expiry'];
+    expect(schemaOf(file, added)).toEqual(schemaOf(fresh, added));
+    expect(schemaOf(file, added)).toHaveLength(1);
+
+    const expected = [
+      { key: 'a', value: 'va', expiresAt: T0 + HOUR },
+      { key: 'b', value: 'vb', expiresAt: T0 + HOUR },
+    ];
+    expect(await store.listEntries('app', 'revoked', T0)).toEqual(expected);
+    expect(await store.scanEntries('app', 'revoked', { expiringAfter: 0, limit: 10, now: T0 })).toEqual(expected);
+    expect(await store.getSession('app', SESSION.id)).toEqual(SESSION);
   });
 
   it('leaves a version-1 file untouched when the step fails (one transaction), and says STORE_UNAVAILABLE', () => {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /** Stored in `PRAGMA user_version`. Bump it, and add a step to `MIGRATIONS`, for every schema change. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Step `i` takes a file from version `i` to `i + 1`. Every statement is idempotent so that two
@@ -74,6 +74,11 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (app_id, namespace, key)
   );
   CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
+  `,
+  // 2 → 3: `scanEntries` pages through one namespace by expiry. Without this index each page would
+  // read the whole namespace (the primary key) or every app's entries (entries_by_expiry).
+  `
+  CREATE INDEX IF NOT EXISTS entries_by_namespace_expiry ON entries (app_id, namespace, expires_at);
   `,
 ];
 

@@ -230,6 +230,15 @@ async function runScenario(seed: number, steps: number): Promise<void> {
     for (const appId of APPS) {
       for (const namespace of NAMESPACES) {
         await both(`listEntries after step ${step}`, (s) => s.listEntries(appId, namespace, now));
+        // A cursor often on a written expiry, so the runs of equal expiries (and their key order) are met.
+        const expiries = written.filter((w) => w.appId === appId && w.namespace === namespace).map((w) => w.expiresAt);
+        const page = {
+          expiringAfter: expiries.length > 0 && random() < 0.7 ? pick(expiries) : pick([0, now]),
+          ...(random() < 0.5 ? { afterKey: pick(ENTRY_KEYS) } : {}),
+          limit: pick([1, 2, 3, 1000]),
+          now,
+        };
+        await both(`scanEntries after step ${step}`, (s) => s.scanEntries(appId, namespace, page));
       }
     }
   }

@@ -10,7 +10,9 @@ import {
   type AuditEntry,
   isLatchkeyError,
   MAX_ENTRY_KEY_LENGTH,
+  MemoryStore,
   type SessionRecord,
+  type StoredEntry,
   verifyAuditChain,
 } from '@latchkey/core';
 import { describeStoreConformance, type StoreHarness } from '@latchkey/core/conformance';
@@ -130,7 +132,13 @@ describe('SqliteStore on a real file', () => {
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
         .pluck()
         .all();
-      expect(indexes).toEqual(['audit_by_subject', 'entries_by_expiry', 'sessions_by_expiry', 'sessions_by_wallet']);
+      expect(indexes).toEqual([
+        'audit_by_subject',
+        'entries_by_expiry',
+        'entries_by_namespace_expiry',
+        'sessions_by_expiry',
+        'sessions_by_wallet',
+      ]);
     });
   });
 
@@ -282,6 +290,7 @@ describe('SqliteStore on a real file', () => {
         () => store.addEntry('app', namespace, entry('k'), T0),
         () => store.takeEntry('app', namespace, 'k', T0),
         () => store.listEntries('app', namespace, T0),
+        () => store.scanEntries('app', namespace, { expiringAfter: 0, limit: 10, now: T0 }),
         () => store.deleteEntry('app', namespace, 'k', T0),
       );
     }
@@ -324,6 +333,97 @@ describe('SqliteStore on a real file', () => {
     const left = withRaw(store.path, (db) => db.prepare('SELECT app_id, namespace, key FROM entries').all());
     expect(left).toEqual([{ app_id: 'one', namespace: 'keys', key: 'live' }]);
     expect(await store.listEntries('one', 'keys', T0 + 5)).toEqual([{ key: 'live', value: 'v', expiresAt: T0 + 6 }]);
+  });
+
+  it('scanEntries refuses a page outside the contract with STORE_UNAVAILABLE', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const pages = [
+      { expiringAfter: 0, limit: 0, now: T0 },
+      { expiringAfter: 0, limit: 1001, now: T0 },
+      { expiringAfter: 0, limit: 2.5, now: T0 },
+      { expiringAfter: 0, limit: Number.POSITIVE_INFINITY, now: T0 },
+      { expiringAfter: Number.NaN, limit: 10, now: T0 },
+      { expiringAfter: 0, limit: 10, now: Number.NEGATIVE_INFINITY },
+      { expiringAfter: 0, afterKey: 7 as unknown as string, limit: 10, now: T0 },
+    ];
+    for (const page of pages) {
+      await expect(store.scanEntries('app', 'revoked', page)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    }
+    expect(await store.scanEntries('app', 'revoked', { expiringAfter: 0, limit: 1000, now: T0 })).toEqual([]);
+  });
+
+  it('scanEntries cuts runs of equal expiries in JavaScript order, not SQLite byte order, and pages each entry once', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const memory = new MemoryStore();
+    // U+1F600 sorts before U+E000 by UTF-16 code units and after it by UTF-8 bytes.
+    const keys = ['a', 'b', '\uE000', '\uE000x', '\u{1F600}', '\u{1F600}x', 'z'];
+    for (const [i, key] of keys.entries()) {
+      for (const s of [store, memory]) {
+        await s.putEntry('app', 'revoked', { key, value: 'v', expiresAt: T0 + HOUR }, T0);
+        await s.putEntry('app', 'revoked', { key: `${key}-later`, value: 'v', expiresAt: T0 + 2 * HOUR + i }, T0);
+        await s.putEntry('app', 'revoked', { key: `${key}-gone`, value: 'v', expiresAt: T0 - 1 }, T0 - 2);
+      }
+    }
+    for (const limit of [1, 2, 3, 5, 8, 1000]) {
+      for (const now of [T0, T0 + HOUR, T0 + 2 * HOUR + 3]) {
+        const seen: StoredEntry[] = [];
+        let cursor: { expiringAfter: number; afterKey?: string } = { expiringAfter: 0 };
+        for (;;) {
+          const page = await store.scanEntries('app', 'revoked', { ...cursor, limit, now });
+          expect(page).toEqual(await memory.scanEntries('app', 'revoked', { ...cursor, limit, now }));
+          const last = page[page.length - 1];
+          if (!last) break;
+          seen.push(...page);
+          cursor = { expiringAfter: last.expiresAt, afterKey: last.key };
+        }
+        expect(seen).toEqual(await memory.scanEntries('app', 'revoked', { expiringAfter: 0, limit: 1000, now }));
+      }
+    }
+    const afterZ = { expiringAfter: T0 + HOUR, afterKey: 'z', limit: 3, now: T0 };
+    expect((await store.scanEntries('app', 'revoked', afterZ)).map((e) => e.key)).toEqual(['\u{1F600}', '\u{1F600}x', '\uE000']);
+  });
+
+  it('scanEntries reads one namespace by its expiry index: 40,000 entries page by page, each once', async () => {
+    const store = track(new SqliteStore({ path: freshPath() }));
+    const count = 40_000;
+    withRaw(store.path, (db) => {
+      const insert = db.prepare('INSERT INTO entries (app_id, namespace, key, value, expires_at) VALUES (?, ?, ?, ?, ?)');
+      db.transaction(() => {
+        // Runs of ten equal expiries, so most pages end inside a run; a second namespace and app around it.
+        for (let i = 0; i < count; i += 1) insert.run('app', 'revoked', `sid-${i}`, 'r', T0 + 1 + Math.floor(i / 10));
+        for (let i = 0; i < 1000; i += 1)
+          insert.run(i % 2 ? 'app' : 'other', i % 2 ? 'nonce' : 'revoked', `n${i}`, 'v', T0 + 1 + i);
+      })();
+      const plan = (sql: string): string[] =>
+        db
+          .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...Array.from(sql.matchAll(/\?/g), () => 1))
+          .map((r) => r.detail);
+      const where = 'FROM entries WHERE app_id = ? AND namespace = ?';
+      expect(plan(`SELECT key ${where} AND expires_at > ? ORDER BY expires_at LIMIT ?`)).toEqual([
+        'SEARCH entries USING INDEX entries_by_namespace_expiry (app_id=? AND namespace=? AND expires_at>?)',
+      ]);
+      expect(plan(`SELECT key ${where} AND expires_at = ?`)).toEqual([
+        'SEARCH entries USING INDEX entries_by_namespace_expiry (app_id=? AND namespace=? AND expires_at=?)',
+      ]);
+    });
+    const seen = new Set<string>();
+    let pages = 0;
+    let cursor: { expiringAfter: number; afterKey?: string } = { expiringAfter: 0 };
+    for (;;) {
+      const page = await store.scanEntries('app', 'revoked', { ...cursor, limit: 999, now: T0 });
+      const last = page[page.length - 1];
+      if (!last) break;
+      pages += 1;
+      for (const e of page) {
+        expect(seen.has(e.key)).toBe(false);
+        seen.add(e.key);
+      }
+      cursor = { expiringAfter: last.expiresAt, afterKey: last.key };
+    }
+    expect(seen.size).toBe(count);
+    expect(pages).toBe(Math.ceil(count / 999));
+    expect(await store.listEntries('app', 'revoked', T0)).toHaveLength(count);
   });
 
   it('takes each nonce once and admits each replay key once with four connections racing from four threads', async () => {

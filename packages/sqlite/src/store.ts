@@ -80,6 +80,9 @@ const LIVE = 'expires_at > ?';
 /** Expired entries deleted per statement by `cleanupExpired`, so no sweep holds the write lock for long. */
 const ENTRY_SWEEP_BATCH = 1000;
 
+/** The contract's bound on one `scanEntries` page. */
+const MAX_SCAN_PAGE = 1000;
+
 /** A lone surrogate would reach SQLite as U+FFFD, so two different keys could share one row. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -100,6 +103,26 @@ function assertEntryAddress(namespace: string, key: string): void {
     throw new Error(`entry key must be a well-formed string of at most ${MAX_ENTRY_KEY_LENGTH} UTF-16 code units`);
   }
 }
+
+type ScanPage = Parameters<Store['scanEntries']>[2];
+
+/** A page outside the contract (a limit beyond 1..1000, a bound that is not a number) is a caller bug. */
+function assertScanPage(page: ScanPage): void {
+  const { expiringAfter, afterKey, limit, now } = page;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SCAN_PAGE) {
+    throw new Error(`scanEntries limit must be an integer from 1 to ${MAX_SCAN_PAGE}`);
+  }
+  if (!Number.isFinite(expiringAfter) || !Number.isFinite(now))
+    throw new Error('scanEntries expiringAfter and now must be finite numbers');
+  if (afterKey !== undefined && typeof afterKey !== 'string') throw new Error('scanEntries afterKey must be a string when given');
+}
+
+type EntryRow = { key: string; value: string; expires_at: number };
+
+const toEntry = (row: EntryRow): StoredEntry => ({ key: row.key, value: row.value, expiresAt: row.expires_at });
+
+/** JavaScript's string order (UTF-16 code units), which is MemoryStore's and so the contract's. */
+const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The Latchkey `Store` on one SQLite file (better-sqlite3, WAL). The embedded default: no other
@@ -315,6 +338,23 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * One deferred (read) transaction, so the page comes from one snapshot: the rows expiring after
+   * `max(expiringAfter, now)`, soonest first, `limit` of them (`entries_by_namespace_expiry` makes
+   * that a range read, so a page costs its own size, not the namespace's). SQLite orders text by
+   * UTF-8 bytes and JavaScript by UTF-16 code units, which disagree above U+FFFF, so the order
+   * among equal expiries is settled here: the run of rows sharing the page's last expiry is read
+   * whole, as is the run at the cursor's own expiry (filtered by `afterKey`), then all is sorted by
+   * (expiresAt, key) and cut to `limit`. A page therefore reads `limit` rows plus those two runs.
+   */
+  async scanEntries(appId: string, namespace: string, page: ScanPage): Promise<StoredEntry[]> {
+    return this.#run(() => {
+      assertEntryNamespace(namespace);
+      assertScanPage(page);
+      return this.#tx.scanEntries.deferred(appId, namespace, page);
+    });
+  }
+
+  /**
    * One SELECT. Sorted here rather than in SQL: SQLite orders text by UTF-8 bytes and JavaScript by
    * UTF-16 code units, which disagree above U+FFFF, and MemoryStore's order is the contract's.
    */
@@ -323,8 +363,8 @@ export class SqliteStore implements Store {
       assertEntryNamespace(namespace);
       return this.#sql.liveEntries
         .all(appId, namespace, now)
-        .map((row): StoredEntry => ({ key: row.key, value: row.value, expiresAt: row.expires_at }))
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        .map(toEntry)
+        .sort((a, b) => byKey(a.key, b.key));
     });
   }
 
@@ -426,7 +466,27 @@ function createTransactions(db: Database.Database, sql: Statements) {
     return stats;
   });
 
-  return { createSession, rotateRefresh, cleanupExpired, appendAudit, incrementCounters, readStats };
+  const scanEntries = db.transaction((appId: string, namespace: string, page: ScanPage): StoredEntry[] => {
+    const { expiringAfter, afterKey, limit, now } = page;
+    const rows: EntryRow[] = [];
+    // The cursor's own expiry: only keys after `afterKey` (JavaScript order), and only while live.
+    if (afterKey !== undefined && expiringAfter > now) {
+      for (const row of sql.entriesAt.all(appId, namespace, expiringAfter)) if (row.key > afterKey) rows.push(row);
+    }
+    if (rows.length < limit) {
+      const later = sql.entriesAfter.all(appId, namespace, Math.max(expiringAfter, now), limit);
+      const last = later.length === limit ? later[limit - 1]!.expires_at : null;
+      // A full page may cut a run of equal expiries where SQLite's order put the cut: take the whole run.
+      for (const row of later) if (row.expires_at !== last) rows.push(row);
+      if (last !== null) rows.push(...sql.entriesAt.all(appId, namespace, last));
+    }
+    return rows
+      .map(toEntry)
+      .sort((a, b) => a.expiresAt - b.expiresAt || byKey(a.key, b.key))
+      .slice(0, limit);
+  });
+
+  return { createSession, rotateRefresh, cleanupExpired, appendAudit, incrementCounters, readStats, scanEntries };
 }
 
 function prepareStatements(db: Database.Database) {
@@ -509,8 +569,15 @@ function prepareStatements(db: Database.Database) {
     deleteEntry: db.prepare<[string, string, string], { value: string; expires_at: number }>(
       'DELETE FROM entries WHERE app_id = ? AND namespace = ? AND key = ? RETURNING value, expires_at',
     ),
-    liveEntries: db.prepare<[string, string, number], { key: string; value: string; expires_at: number }>(
+    liveEntries: db.prepare<[string, string, number], EntryRow>(
       `SELECT key, value, expires_at FROM entries WHERE app_id = ? AND namespace = ? AND ${LIVE}`,
+    ),
+    // Both range over entries_by_namespace_expiry (app_id, namespace, expires_at).
+    entriesAfter: db.prepare<[string, string, number, number], EntryRow>(
+      'SELECT key, value, expires_at FROM entries WHERE app_id = ? AND namespace = ? AND expires_at > ? ORDER BY expires_at LIMIT ?',
+    ),
+    entriesAt: db.prepare<[string, string, number], EntryRow>(
+      'SELECT key, value, expires_at FROM entries WHERE app_id = ? AND namespace = ? AND expires_at = ?',
     ),
     sweepEntries: db.prepare<[number, number]>(
       'DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries WHERE expires_at <= ? LIMIT ?)',

@@ -30,6 +30,7 @@ const UNKNOWN_KID_REFETCH_MS = 1_000;
 const REVOCATION_POLL_MS = 500;
 const REVOCATION_PAGE = 1000;
 const REVOCATION_LOOKBACK_MS = 10_000;
+const REVOCATION_SWEEP_MS = 10_000;
 const VERIFIED_CACHE_SIZE = 10_000;
 /** A revocation list older than this is not trusted: verification fails closed. */
 const REVOCATION_STALE_MS = 3_000;
@@ -68,8 +69,10 @@ interface AppKeys {
 
 interface RevocationState {
   revoked: Map<string, number>;
-  /** The latest expiry seen: each poll asks only for entries expiring after it (less a look-back). */
-  cursor: number;
+  /** The last entry seen in (expiresAt, key) order: each poll asks only for entries after it. */
+  cursor: { expiringAfter: number; afterKey?: string };
+  /** When the last look-back sweep ran (see REVOCATION_SWEEP_MS). */
+  sweptAt: number;
   polledAt: number;
   timer: ReturnType<typeof setInterval> | null;
   first: Promise<void> | null;
@@ -381,7 +384,8 @@ export class AccessTokens {
     if (!state) {
       const fresh: RevocationState = {
         revoked: new Map(),
-        cursor: 0,
+        cursor: { expiringAfter: 0 },
+        sweptAt: Number.NEGATIVE_INFINITY,
         polledAt: Number.NEGATIVE_INFINITY,
         timer: null,
         first: null,
@@ -399,25 +403,36 @@ export class AccessTokens {
   async #poll(appId: string, state: RevocationState): Promise<void> {
     const now = this.#host.clock.now();
     try {
-      // Incremental: a revocation's expiry is its time plus the token lifetime, so entries expiring
-      // after the cursor are the new ones. The look-back covers nodes whose clocks run behind.
-      let cursor: { expiringAfter: number; afterKey?: string } = {
-        expiringAfter: Math.max(0, state.cursor - REVOCATION_LOOKBACK_MS),
-      };
+      // Incremental: a revocation's expiry is its time plus the token lifetime, so entries after the
+      // cursor are the new ones. A node whose clock runs behind writes entries that sort before the
+      // cursor: every REVOCATION_SWEEP_MS a poll starts REVOCATION_LOOKBACK_MS earlier to catch them.
+      const isSweep = now - state.sweptAt >= REVOCATION_SWEEP_MS;
+      let cursor = isSweep ? { expiringAfter: Math.max(0, state.cursor.expiringAfter - REVOCATION_LOOKBACK_MS) } : state.cursor;
+      let furthest = state.cursor;
       for (;;) {
         const page = await this.#host.store.scanEntries(appId, REVOCATION_NAMESPACE, { ...cursor, limit: REVOCATION_PAGE, now });
         for (const e of page) state.revoked.set(e.key, e.expiresAt);
         const last = page[page.length - 1];
+        if (last) {
+          cursor = { expiringAfter: last.expiresAt, afterKey: last.key };
+          if (isAfter(cursor, furthest)) furthest = cursor;
+        }
         if (!last || page.length < REVOCATION_PAGE) break;
-        cursor = { expiringAfter: last.expiresAt, afterKey: last.key };
       }
-      for (const until of state.revoked.values()) if (until > state.cursor) state.cursor = until;
+      state.cursor = furthest;
+      if (isSweep) state.sweptAt = now;
       for (const [sid, until] of state.revoked) if (until <= now) state.revoked.delete(sid);
       state.polledAt = now;
     } catch (error) {
       this.#host.logger().error('revocation list poll failed', { appId, error: String(error) });
     }
   }
+}
+
+/** (expiresAt, key) order, as the store scans. */
+function isAfter(a: { expiringAfter: number; afterKey?: string }, b: { expiringAfter: number; afterKey?: string }): boolean {
+  if (a.expiringAfter !== b.expiringAfter) return a.expiringAfter > b.expiringAfter;
+  return (a.afterKey ?? '') > (b.afterKey ?? '');
 }
 
 function activeKey(keys: readonly StoredSigningKey[], now: number): StoredSigningKey | undefined {
