@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { APP_ID_PATTERN, appSettingsSchema, DEFAULT_APP_ID } from '@latchkey/core';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+
+/**
+ * App settings exactly as written: checked against the engine's own schema (so an error names the
+ * field), but kept as input, since defaults filled in here would override `defaults` for an app.
+ */
+const appSettingsInput = z.unknown().superRefine((value, ctx) => {
+  const parsed = appSettingsSchema.safeParse(value);
+  if (parsed.success) return;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+});
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Keys for session data and signing keys at rest: `{ current, keys: { id: base64 of 32 bytes } }`. */
+export const dataKeysSchema = z
+  .object({
+    current: z.string().regex(KEY_ID, 'a key id of 1-32 characters [A-Za-z0-9_-]'),
+    keys: z.record(
+      z.string().regex(KEY_ID, 'key ids are 1-32 characters [A-Za-z0-9_-]'),
+      z.string().refine((k) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(k) && Buffer.from(k, 'base64').length === 32, {
+        message: 'a key is 32 random bytes, base64 (openssl rand -base64 32)',
+      }),
+    ),
+  })
+  .strict()
+  .refine((ring) => Object.hasOwn(ring.keys, ring.current), { message: 'current must name one of keys', path: ['current'] });
+
+const positiveInt = z.number().int().positive();
+
+/** Everything the config file may hold. Units are written next to each field; unknown keys are refused. */
+export const configFileSchema = z
+  .object({
+    /** `sqlite:PATH`, `redis://…` or `memory`; overridden by `--store` and `LATCHKEY_STORE`. */
+    store: z.string().min(1).optional(),
+    /** Settings of the `default` app and the base of every other app's (see @latchkey/core). */
+    defaults: appSettingsInput.optional(),
+    /** Further apps by id, each overriding `defaults`. */
+    apps: z.record(z.string().regex(APP_ID_PATTERN, `app ids match ${APP_ID_PATTERN}`), appSettingsInput).optional(),
+    dataKeys: dataKeysSchema.optional(),
+    /** ERC-1271 / ERC-6492 smart-account checks: one JSON-RPC endpoint per EIP-155 chain id. */
+    smartAccounts: z
+      .object({
+        rpcUrls: z.record(
+          z.string().regex(/^[1-9][0-9]{0,19}$/, 'keys are decimal chain ids'),
+          z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), {
+            message: 'an http:// or https:// URL',
+          }),
+        ),
+        /** Milliseconds one smart-account check may take. 5000. */
+        timeoutMs: positiveInt.max(60_000).optional(),
+      })
+      .strict()
+      .optional(),
+    server: z
+      .object({
+        /** Interface to listen on; overridden by `--host` and `LATCHKEY_HOST`. */
+        host: z.string().min(1).optional(),
+        /** TCP port, 0 for any free one; overridden by `--port` and `LATCHKEY_PORT`. */
+        port: z.number().int().min(0).max(65_535).optional(),
+        /** pino level; overridden by `--log-level` and `LATCHKEY_LOG_LEVEL`. */
+        logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+        /** Trust `X-Forwarded-*` from a proxy in front. Off. */
+        trustProxy: z.boolean().optional(),
+        cookies: z.object({ secure: z.boolean().optional() }).strict().optional(),
+        rateLimits: z
+          .object({
+            /** Seconds per counting window, 1-86400. 60. */
+            windowSeconds: positiveInt.max(86_400).optional(),
+            /** Requests per IP and, separately, per wallet, per window; 0 turns a limit off. 30, 10, 30. */
+            nonce: z.number().int().nonnegative().optional(),
+            signIn: z.number().int().nonnegative().optional(),
+            refresh: z.number().int().nonnegative().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.output<typeof configFileSchema>;
+
+/** Reads and validates the config file once; a UsageError names the file and the field. */
+export function readConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError('--config', `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`config ${path}`, `not valid JSON (${jsonSyntaxDetail(error)})`);
+  }
+  return parseConfig(json, `config ${path}`);
+}
+
+/**
+ * Where JSON.parse stopped, without its message: V8 quotes the text it could not read, and a
+ * config file holds keys.
+ */
+export function jsonSyntaxDetail(error: unknown): string {
+  const position = /position (\d+)/.exec(String((error as Error)?.message))?.[1];
+  return position === undefined ? 'syntax error' : `syntax error at character ${position}`;
+}
+
+/** Validates a config object; `where` prefixes the field named in the error. */
+export function parseConfig(json: unknown, where = 'config'): ConfigFile {
+  const parsed = configFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String).join('.');
+    throw new UsageError(path === '' ? where : `${where} ${path}`, issue.message);
+  }
+  if (parsed.data.apps && Object.hasOwn(parsed.data.apps, DEFAULT_APP_ID)) {
+    // `defaults` is the default app's one place; a second would silently win over it.
+    throw new UsageError(`${where} apps.${DEFAULT_APP_ID}`, 'set the default app under "defaults"');
+  }
+  return parsed.data;
+}

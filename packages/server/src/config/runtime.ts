@@ -1,0 +1,233 @@
+import { resolve } from 'node:path';
+import {
+  type AppSettingsInput,
+  DEFAULT_APP_ID,
+  Latchkey,
+  type LatchkeyOptions,
+  type SmartAccountVerifier,
+  type Store,
+} from '@latchkey/core';
+import { createPublicClient, http } from 'viem';
+import { loadStoredApps } from './apps.js';
+import { type ResolvedDataKeys, resolveDataKeys } from './data-keys.js';
+import { UsageError } from './errors.js';
+import { type ConfigFile, readConfigFile } from './file.js';
+import { defaultStoreSpec, describeStore, openStore, parseStoreSpec, type StoreSpec } from './store.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Defaults, each beaten by the config file, then the environment, then a flag. */
+export const DEFAULT_PORT = 8787;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
+/** The environment variables the CLI reads, by the flag they stand in for. */
+export const ENV = {
+  port: 'LATCHKEY_PORT',
+  host: 'LATCHKEY_HOST',
+  store: 'LATCHKEY_STORE',
+  config: 'LATCHKEY_CONFIG',
+  logLevel: 'LATCHKEY_LOG_LEVEL',
+} as const;
+
+export interface RuntimeRequest {
+  /** Relative paths (`sqlite:PATH`, `--config`, `./.latchkey/`) resolve against this. */
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Raw flag values as typed; each beats its environment variable. */
+  flags?: { store?: string; config?: string; host?: string; port?: string; logLevel?: string };
+}
+
+/** What `createServer` takes beside the engine, the store and the logger. */
+export interface ServerSettings {
+  cookies?: { secure?: boolean };
+  rateLimits?: { windowSeconds?: number; nonce?: number; signIn?: number; refresh?: number };
+  trustProxy?: boolean;
+}
+
+/** Which conveniences the default app got because the config left them out. */
+export interface LocalDefaults {
+  signIn: boolean;
+  accessTokens: boolean;
+}
+
+/**
+ * Everything a command works with: the engine and the store it was built on, and the server's
+ * settings. `serve` and every other command get theirs from `openRuntime`, so they cannot disagree.
+ */
+export interface Runtime {
+  readonly latchkey: Latchkey;
+  readonly store: Store;
+  /** The store for humans (never a password). */
+  readonly storeLabel: string;
+  readonly host: string;
+  /** As configured; 0 means any free port (`serveAt` then names the real one). */
+  readonly port: number;
+  readonly logLevel: LogLevel;
+  readonly server: ServerSettings;
+  readonly dataKeys: Omit<ResolvedDataKeys, 'ring'>;
+  readonly localDefaults: LocalDefaults;
+  /** Apps read from the store at start. */
+  readonly storedApps: readonly string[];
+  /** Lines worth a warning at start (local keys, unreadable stored apps). */
+  readonly warnings: readonly string[];
+  /** The URL of `host:port`, IPv6 in brackets. */
+  urlFor(port: number): string;
+  /** Points the default app's local sign-in and access-token audience at the URL actually served. */
+  serveAt(url: string): void;
+  /** Stops the engine's timers and closes the store. */
+  close(): Promise<void>;
+}
+
+interface Settings {
+  config: ConfigFile;
+  store: StoreSpec;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+}
+
+/** Flags beat the environment, which beats the config file, which beats the defaults. */
+function resolveSettings(request: RuntimeRequest): Settings {
+  const { cwd, env } = request;
+  const flags = request.flags ?? {};
+  const pick = (flag: keyof typeof ENV): { value: string; source: string } | undefined => {
+    const fromFlag = flags[flag];
+    if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag === 'logLevel' ? 'log-level' : flag}` };
+    const fromEnv = env[ENV[flag]];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: ENV[flag] };
+    return undefined;
+  };
+
+  const configPath = pick('config');
+  const config: ConfigFile = configPath ? readConfigFile(resolve(cwd, configPath.value)) : {};
+
+  const storeText = pick('store') ?? (config.store === undefined ? undefined : { value: config.store, source: 'config store' });
+  const store = storeText ? parseStoreSpec(storeText.value, { cwd, source: storeText.source }) : defaultStoreSpec(cwd);
+
+  const portText = pick('port');
+  let port = config.server?.port ?? DEFAULT_PORT;
+  if (portText) {
+    if (!/^[0-9]{1,5}$/.test(portText.value) || Number(portText.value) > 65_535)
+      throw new UsageError(portText.source, `expected a port number 0-65535 (0: any free port), got "${portText.value}"`);
+    port = Number(portText.value);
+  }
+
+  const hostText = pick('host');
+  const host = hostText?.value ?? config.server?.host ?? DEFAULT_HOST;
+  if (hostText && !/^[A-Za-z0-9.:_-]{1,255}$/.test(hostText.value))
+    throw new UsageError(hostText.source, `expected a host name or IP address, got "${hostText.value}"`);
+
+  const levelText = pick('logLevel');
+  let logLevel = config.server?.logLevel ?? DEFAULT_LOG_LEVEL;
+  if (levelText) {
+    if (!(LOG_LEVELS as readonly string[]).includes(levelText.value))
+      throw new UsageError(levelText.source, `expected one of ${LOG_LEVELS.join(', ')}, got "${levelText.value}"`);
+    logLevel = levelText.value as LogLevel;
+  }
+  return { config, store, host, port, logLevel };
+}
+
+function urlFor(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The default app's local conveniences, so a newcomer can sign in at once: Sign-In with Ethereum
+ * for this server's own host:port (chain 1) and EdDSA access tokens whose audience is its URL.
+ * Each applies only when the config leaves it out.
+ */
+function localAppSettings(config: ConfigFile, url: string): { settings: AppSettingsInput; applied: LocalDefaults } {
+  const defaults = (config.defaults ?? {}) as AppSettingsInput;
+  const { host, origin } = new URL(url);
+  const settings: AppSettingsInput = {};
+  if (defaults.signIn === undefined) settings.signIn = { domain: host, origin, chainIds: [1] };
+  if (defaults.accessTokens === undefined) settings.accessTokens = { audience: origin };
+  return { settings, applied: { signIn: defaults.signIn === undefined, accessTokens: defaults.accessTokens === undefined } };
+}
+
+function smartAccountVerifiers(config: ConfigFile): LatchkeyOptions['smartAccounts'] {
+  const smart = config.smartAccounts;
+  if (!smart) return undefined;
+  const timeoutMs = smart.timeoutMs ?? 5000;
+  const verifiers: Record<number, SmartAccountVerifier> = {};
+  for (const [chainId, url] of Object.entries(smart.rpcUrls)) {
+    verifiers[Number(chainId)] = createPublicClient({ transport: http(url, { timeout: timeoutMs, retryCount: 0 }) });
+  }
+  return { verifiers, timeoutMs };
+}
+
+/**
+ * The one place the engine options (store, keys, apps) and the server options are built, for
+ * `serve` and for every other command. Reads and validates the config file once (UsageError naming
+ * the field), resolves the data keys (generating local ones when none are given), opens the store,
+ * builds the engine and adds the apps kept in the store.
+ *
+ * @example
+ * const runtime = await openRuntime({ cwd: process.cwd(), env: process.env, flags: { store: 'memory' } });
+ * const stats = await runtime.latchkey.getSessionStats();
+ * await runtime.close();
+ */
+export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
+  const settings = resolveSettings(request);
+  const { config } = settings;
+  const keys = resolveDataKeys({ cwd: request.cwd, env: request.env, config });
+  const configuredUrl = urlFor(settings.host, settings.port);
+  const local = localAppSettings(config, configuredUrl);
+
+  const store = await openStore(settings.store);
+  let latchkey: Latchkey;
+  try {
+    latchkey = new Latchkey({
+      store,
+      ...(config.defaults === undefined ? {} : { defaults: config.defaults as AppSettingsInput }),
+      apps: { ...(config.apps as Record<string, AppSettingsInput> | undefined), [DEFAULT_APP_ID]: local.settings },
+      dataKeys: keys.ring,
+      ...(config.smartAccounts ? { smartAccounts: smartAccountVerifiers(config) } : {}),
+    });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  let stored: { loaded: string[]; skipped: string[] };
+  try {
+    stored = await loadStoredApps(latchkey, store);
+  } catch (error) {
+    latchkey.close();
+    await store.close().catch(() => {});
+    throw error;
+  }
+
+  const server: ServerSettings = {};
+  if (config.server?.cookies) server.cookies = config.server.cookies;
+  if (config.server?.rateLimits) server.rateLimits = config.server.rateLimits;
+  if (config.server?.trustProxy !== undefined) server.trustProxy = config.server.trustProxy;
+
+  const warnings = [...keys.warnings, ...stored.skipped.map((s) => `stored app skipped: ${s}`)];
+  const { ring: _ring, ...dataKeys } = keys;
+  let isClosed = false;
+  return Object.freeze({
+    latchkey,
+    store,
+    storeLabel: describeStore(settings.store),
+    host: settings.host,
+    port: settings.port,
+    logLevel: settings.logLevel,
+    server: Object.freeze(server),
+    dataKeys: Object.freeze(dataKeys),
+    localDefaults: Object.freeze(local.applied),
+    storedApps: Object.freeze(stored.loaded),
+    warnings: Object.freeze(warnings),
+    urlFor: (port: number) => urlFor(settings.host, port),
+    serveAt(url: string): void {
+      if (url !== configuredUrl) latchkey.addApp(DEFAULT_APP_ID, localAppSettings(config, url).settings);
+    },
+    async close(): Promise<void> {
+      if (isClosed) return;
+      isClosed = true;
+      latchkey.close();
+      await store.close();
+    },
+  });
+}

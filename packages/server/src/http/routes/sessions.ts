@@ -1,0 +1,134 @@
+import { LatchkeyError } from '@latchkey/core';
+import { z } from 'zod';
+import { HttpRejection } from '../problems.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+import { introspectionSchema, revokedSchema, sessionIdSchema, sessionSchema, sessionsSchema } from '../schemas.js';
+
+const SESSION_AUTH =
+  'Authenticated by `Authorization: Bearer lks_…` or the session cookie; a cookie-authenticated request that changes state must pass the CSRF rule.';
+
+const current = defineRoute({
+  method: 'GET',
+  path: '/v1/session',
+  operationId: 'getSession',
+  tag: 'session',
+  summary: "The caller's session",
+  description: `Validates the credential (sliding the idle expiry, at most once per activity interval) and answers the session. ${SESSION_AUTH}`,
+  access: 'session',
+  app: 'header',
+  success: [{ status: 200, description: 'The session, without secrets.', schema: z.object({ session: sessionSchema }).strict() }],
+  errors: [],
+  async handle({ caller }) {
+    return { session: caller.session };
+  },
+});
+
+const signOut = defineRoute({
+  method: 'DELETE',
+  path: '/v1/session',
+  operationId: 'signOut',
+  tag: 'session',
+  summary: 'Sign out this session',
+  description: `Revokes the caller's session; in cookie mode the cookies are cleared. ${SESSION_AUTH}`,
+  access: 'session',
+  app: 'header',
+  success: [{ status: 204, description: 'Signed out.', setsCookies: true }],
+  errors: [],
+  async handle({ reply, appId, caller, services }) {
+    await services.latchkey.revokeSessionById(caller.session.id, { appId, reason: 'logout' });
+    if (caller.source === 'cookie') services.cookies.clear(reply, caller.cookies);
+    return reply.code(204).send();
+  },
+});
+
+const list = defineRoute({
+  method: 'GET',
+  path: '/v1/sessions',
+  operationId: 'listSessions',
+  tag: 'session',
+  summary: "All live sessions of the caller's wallet",
+  description: `Oldest first, the caller's own marked \`current\`: ids, devices and times, never tokens. ${SESSION_AUTH}`,
+  access: 'session',
+  app: 'header',
+  success: [{ status: 200, description: "The wallet's live sessions.", schema: sessionsSchema }],
+  errors: [],
+  async handle({ appId, caller, services }) {
+    const sessions = await services.latchkey.getWalletSessions(caller.session.account, { appId });
+    return { sessions: sessions.map((s) => ({ ...s, current: s.id === caller.session.id })) };
+  },
+});
+
+const revokeOne = defineRoute({
+  method: 'DELETE',
+  path: '/v1/sessions/{id}',
+  operationId: 'revokeSession',
+  tag: 'session',
+  summary: "Revoke one of the caller's sessions",
+  description:
+    'Revokes a live session of the caller\'s own wallet ("sign out that device"). An id that is not one of them, someone else\'s ' +
+    `included, is 404 SESSION_TARGET_NOT_FOUND: the answer does not tell whether it exists. Revoking the current session in cookie mode clears the cookies. ${SESSION_AUTH}`,
+  access: 'session',
+  app: 'header',
+  params: z.object({ id: sessionIdSchema }).strict(),
+  success: [{ status: 204, description: 'Revoked.', setsCookies: true }],
+  errors: ['SESSION_TARGET_NOT_FOUND'],
+  async handle({ reply, params, appId, caller, services }) {
+    const { latchkey } = services;
+    const own = await latchkey.getWalletSessions(caller.session.account, { appId });
+    const isOwn = own.some((s) => s.id === params.id);
+    if (!isOwn || !(await latchkey.revokeSessionById(params.id, { appId, reason: 'revoked_by_wallet' }))) {
+      throw new LatchkeyError('SESSION_TARGET_NOT_FOUND');
+    }
+    if (params.id === caller.session.id && caller.source === 'cookie') services.cookies.clear(reply, caller.cookies);
+    return reply.code(204).send();
+  },
+});
+
+const revokeAll = defineRoute({
+  method: 'DELETE',
+  path: '/v1/sessions',
+  operationId: 'revokeAllSessions',
+  tag: 'session',
+  summary: "Revoke all of the wallet's sessions, or all but this one",
+  description: `With \`keep=current\` the caller's session stays ("sign out everywhere else"); without it every session goes, the caller's too (and its cookies). ${SESSION_AUTH}`,
+  access: 'session',
+  app: 'header',
+  query: z.object({ keep: z.literal('current').optional().describe("current: keep the caller's own session.") }).strict(),
+  success: [{ status: 200, description: 'How many live sessions were revoked.', schema: revokedSchema, setsCookies: true }],
+  errors: [],
+  async handle({ reply, query, appId, caller, services }) {
+    const keepCurrent = query.keep === 'current';
+    const result = await services.latchkey.invalidateAllWalletSessions(caller.session.account, {
+      appId,
+      ...(keepCurrent ? { keepSessionId: caller.session.id } : {}),
+    });
+    if (!keepCurrent && caller.source === 'cookie') services.cookies.clear(reply, caller.cookies);
+    return result;
+  },
+});
+
+const introspect = defineRoute({
+  method: 'POST',
+  path: '/v1/sessions/introspect',
+  operationId: 'introspectToken',
+  tag: 'operator',
+  summary: 'Is this session token active? (RFC 7662 in spirit)',
+  description:
+    "For resource servers holding an app API key: `{ active: true, session }` for a live session token of the key's app, " +
+    '`{ active: false }` for anything else. 503 when the store cannot answer, never `active: false`.',
+  access: 'api-key',
+  app: 'api-key',
+  body: z.object({ token: z.string().min(1).max(4096).describe('An lks_… session token.') }).strict(),
+  success: [
+    { status: 200, description: 'Whether the token is active, and its session when it is.', schema: introspectionSchema },
+  ],
+  errors: [],
+  async handle({ body, appId, services }) {
+    const result = await services.latchkey.validateSession(body.token, { appId });
+    if (result.valid) return { active: true, session: result.session };
+    if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
+    return { active: false };
+  },
+});
+
+export const sessionRoutes: readonly RouteSpec[] = [current, signOut, list, revokeOne, revokeAll, introspect];

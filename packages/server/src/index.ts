@@ -1,0 +1,1 @@
+export { createApiKey, createServer, type ServerOptions } from './http/index.js';
