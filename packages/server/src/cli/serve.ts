@@ -81,14 +81,17 @@ export async function serve(io: CliIo, values: FlagValues): Promise<number> {
     throw error;
   }
 
+  // Listen for signals before announcing the URL: whoever reads it may signal at once, and a
+  // process descheduled between the two would otherwise die of the default action.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const url = runtime.urlFor((app.server.address() as AddressInfo).port);
   runtime.serveAt(url);
   io.out(`${startupLines(runtime, url).join('\n')}\n`);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopped;
   io.err(`${signal}: draining requests in flight, then closing the store\n`);
   // A second signal, or a drain that never ends, stops at once with exit 1.
   const forced = new Promise<number>((resolve) => {
