@@ -9,7 +9,7 @@ import {
 import { type Call, type Client, chunked, MAX_ITEMS_PER_COMMAND, READ_CHUNK } from './client.js';
 import { asArray, asString } from './codec.js';
 import type { KeyLayout } from './keys.js';
-import { APPEND_AUDIT } from './scripts.js';
+import { APPEND_AUDIT } from './scripts/index.js';
 
 /** Writes linked entries if the stored head is still `expected`; returns null, or the head found instead. */
 export type AuditWriter = (expected: AuditHead, entries: AuditEntry[]) => Promise<AuditHead | null>;

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chunked, MAX_ITEMS_PER_COMMAND } from './client.js';
 import { encodeSession } from './codec.js';
 import { appSessionMember, KeyLayout } from './keys.js';
-import { CREATE_SESSION_BY_DIGEST } from './scripts.js';
+import { CREATE_SESSION_BY_DIGEST } from './scripts/index.js';
 import { RedisStore } from './store.js';
 import { indexDigest } from './wallets.js';
 

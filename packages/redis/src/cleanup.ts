@@ -2,7 +2,7 @@ import { isLive, type SessionRecord } from '@latchkey/core';
 import { type Client, READ_CHUNK } from './client.js';
 import { asArray, asString, decodeSession } from './codec.js';
 import { type KeyLayout, parseAppSessionMember } from './keys.js';
-import { CLEANUP_SESSION } from './scripts.js';
+import { CLEANUP_SESSION } from './scripts/index.js';
 
 /** A cleanup candidate found expired, with what it takes to delete it and to order it. */
 interface ExpiredSession {

@@ -34,7 +34,7 @@ const MAX_SNAPSHOT_ATTEMPTS = 50;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs a snapshot script (see scripts.ts) until it stops answering 'retry'. Each retry means the
+ * Runs a snapshot script (see scripts/) until it stops answering 'retry'. Each retry means the
  * index changed between the read and the script, so it backs off a little after the first few.
  */
 export async function untilSnapshotHolds(what: string, attempt: () => Promise<unknown>): Promise<unknown[]> {

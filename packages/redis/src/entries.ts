@@ -2,7 +2,7 @@ import { LatchkeyError, type Store, type StoredEntry } from '@latchkey/core';
 import { type Call, type Client, chunked, MAX_ITEMS_PER_COMMAND, untilSnapshotHolds } from './client.js';
 import { asArray, asString, MalformedReplyError, readEntries } from './codec.js';
 import type { KeyLayout } from './keys.js';
-import { ADD_ENTRY, INCREMENT_ENTRY, LIST_ENTRIES, PUT_ENTRY, READ_ENTRIES, TAKE_ENTRY } from './scripts.js';
+import { ADD_ENTRY, INCREMENT_ENTRY, LIST_ENTRIES, PUT_ENTRY, READ_ENTRIES, TAKE_ENTRY } from './scripts/index.js';
 
 type ScanPage = Parameters<Store['scanEntries']>[2];
 

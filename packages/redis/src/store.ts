@@ -37,7 +37,7 @@ import {
 import { Entries } from './entries.js';
 import { appSessionMember, KeyLayout } from './keys.js';
 import { type RedisStoreOptions, type ResolvedRedisStoreOptions, resolveOptions } from './options.js';
-import { DELETE_SESSION, INCREMENT_COUNTERS, ROTATE_REFRESH, SET_SESSION_DATA, VALIDATE_SESSION } from './scripts.js';
+import { DELETE_SESSION, INCREMENT_COUNTERS, ROTATE_REFRESH, SET_SESSION_DATA, VALIDATE_SESSION } from './scripts/index.js';
 import { readAppStats } from './stats.js';
 import { WalletSnapshots } from './wallets.js';
 

@@ -10,7 +10,7 @@ import {
   DELETE_WALLET_CHUNK,
   LIST_WALLET,
   SCAN_WALLET,
-} from './scripts.js';
+} from './scripts/index.js';
 
 /** Settles when `p` does or after `ms`, whichever comes first; never rejects. */
 function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
@@ -50,7 +50,7 @@ export interface WalletCreate {
  * deleteWalletSessions, queued per wallet.
  *
  * A wallet's index normally holds at most its limit of live sessions plus a few expired ones, and
- * then each operation is one snapshot script given every id (see scripts.ts). An index may hold
+ * then each operation is one snapshot script given every id (see scripts/wallets.ts). An index may hold
  * more ids than one call may carry (MAX_ITEMS_PER_COMMAND): a limit of up to 1000, or many
  * sessions that expired within `expiredRetentionMs` and await cleanup. Then:
  * - create reads the index in chunks (pruning ids whose hash Redis dropped), counts the live
