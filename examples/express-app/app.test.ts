@@ -14,6 +14,8 @@ describeGuardedApi('Express', async ({ latchkey, latchkeyUrl }) => {
       const headers: Record<string, string> = {};
       if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
       if (options.authorization !== undefined) headers.authorization = options.authorization;
+      if (options.cookie !== undefined) headers.cookie = options.cookie;
+      if (options.origin !== undefined) headers.origin = options.origin;
       if (options.body !== undefined) headers['content-type'] = 'application/json';
       const response = await fetch(`${base}${path}`, {
         method,

@@ -10,7 +10,8 @@ import express, { type Express } from 'express';
 export interface ExampleAppOptions {
   /**
    * How sessions are checked: `{ engine }`, `{ remote: { url, apiKey } }` or `{ jwt: { jwksUrl, issuer, audience } }`,
-   * or a `WalletAuthenticator` made from them (to call its `forget(token)` from elsewhere).
+   * or a `WalletAuthenticator` made from them (to call its `forget(token)` from elsewhere). Bearer tokens only,
+   * unless `cookieName` and `allowedOrigins` are given too.
    */
   latchkey: WalletAuthenticationOptions | WalletAuthenticator;
   /** The Latchkey server that `DELETE /session` signs out at (remote mode). */
@@ -46,13 +47,15 @@ export function createApp(options: ExampleAppOptions): Express {
   });
 
   // Sign-out proxied to the Latchkey server. A DELETE on a session path through the guard makes the
-  // remote-mode cache forget this wallet's answers at once.
+  // remote-mode cache forget this wallet's answers at once. The caller's credential (its bearer token,
+  // or its session cookie when the app reads one) is forwarded as a bearer token: server to server, no
+  // cookie and no CSRF rule apply, and the guard has already checked both.
   app.delete('/session', requireWalletAuthentication(latchkey), async (req, res) => {
     if (!options.latchkeyUrl)
       return void res.status(501).json({ error: { code: 'NOT_CONFIGURED', message: 'No Latchkey server.' } });
     const upstream = await fetch(`${options.latchkeyUrl}/v1/session`, {
       method: 'DELETE',
-      headers: { authorization: req.headers.authorization ?? '' },
+      headers: { authorization: `Bearer ${latchkey.tokenOf(req.headers)}` },
     });
     res.status(upstream.status).end();
   });

@@ -10,6 +10,8 @@ describeGuardedApi('Fastify', async (options) => {
       const headers: Record<string, string> = {};
       if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
       if (options.authorization !== undefined) headers.authorization = options.authorization;
+      if (options.cookie !== undefined) headers.cookie = options.cookie;
+      if (options.origin !== undefined) headers.origin = options.origin;
       const response = await app.inject({
         method,
         url: path,

@@ -2,7 +2,10 @@ import { latchkey, type WalletAuthenticationOptions } from '@latchkey/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExampleAppOptions {
-  /** How sessions are checked: `{ engine }`, `{ remote: { url, apiKey } }` or `{ jwt: { jwksUrl, issuer, audience } }`. */
+  /**
+   * How sessions are checked: `{ engine }`, `{ remote: { url, apiKey } }` or `{ jwt: { jwksUrl, issuer, audience } }`.
+   * Bearer tokens only, unless `cookieName` and `allowedOrigins` are given too.
+   */
   latchkey: WalletAuthenticationOptions;
   /** The Latchkey server that `DELETE /session` signs out at (remote mode). */
   latchkeyUrl?: string;
@@ -35,12 +38,14 @@ export async function createApp(options: ExampleAppOptions): Promise<FastifyInst
   }));
 
   // Sign-out proxied to the Latchkey server. A DELETE on a session path through the guard makes the
-  // remote-mode cache forget this wallet's answers at once.
+  // remote-mode cache forget this wallet's answers at once. The caller's credential (its bearer token,
+  // or its session cookie when the app reads one) is forwarded as a bearer token: server to server, no
+  // cookie and no CSRF rule apply, and the guard has already checked both.
   app.delete('/session', { preHandler: app.latchkey.require() }, async (request, reply) => {
     if (!options.latchkeyUrl) return reply.code(501).send({ error: { code: 'NOT_CONFIGURED', message: 'No Latchkey server.' } });
     const upstream = await fetch(`${options.latchkeyUrl}/v1/session`, {
       method: 'DELETE',
-      headers: { authorization: request.headers.authorization ?? '' },
+      headers: { authorization: `Bearer ${app.latchkey.authenticator.tokenOf(request.headers)}` },
     });
     return reply.code(upstream.status).send();
   });

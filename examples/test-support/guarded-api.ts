@@ -15,6 +15,10 @@ export interface RequestOptions {
   token?: string;
   /** Sent as the `Authorization` header, as is. */
   authorization?: string;
+  /** Sent as the `Cookie` header, as a browser would. */
+  cookie?: string;
+  /** Sent as the `Origin` header, as a browser does on a state-changing request. */
+  origin?: string;
   body?: unknown;
 }
 
@@ -37,6 +41,9 @@ const BARE = 'Bearer realm="latchkey"';
 const INVALID_TOKEN = 'Bearer realm="latchkey", error="invalid_token"';
 const INVALID_REQUEST = 'Bearer realm="latchkey", error="invalid_request"';
 const INSUFFICIENT = 'Bearer realm="latchkey", error="insufficient_scope", scope="write:profile"';
+/** The session cookie the Latchkey server sets over http://localhost, and the app's origin. */
+const COOKIE = 'latchkey-session-default';
+const APP_ORIGIN = 'https://app.example.test';
 
 function errorCode(reply: Reply): string | undefined {
   return (reply.body as { error?: { code?: string } } | null)?.error?.code;
@@ -185,6 +192,12 @@ export function describeGuardedApi(framework: string, start: StartGuardedApi): v
         expect(errorCode(reply)).toBe('ACCESS_TOKEN_MALFORMED');
       });
 
+      it('reads no cookie by default: a browser carrying the session cookie is a stranger on the optional route', async () => {
+        const { token } = await world.signIn();
+        const reply = await api.request('GET', '/greeting', { cookie: `__Host-${COOKIE}=${token}; ${COOKIE}=${token}` });
+        expect(reply).toMatchObject({ status: 200, body: { greeting: 'gm, stranger' } });
+      });
+
       it('does not see a revocation: the access token lives out its few minutes (the documented bound)', async () => {
         const issued = await world.signIn();
         await world.engine.revokeSession(issued.token);
@@ -279,6 +292,37 @@ export function describeGuardedApi(framework: string, start: StartGuardedApi): v
       expect((await api.request('GET', '/me', { token })).status).toBe(200);
       expect((await api.request('DELETE', '/session', { token })).status).toBe(204);
       expect((await api.request('GET', '/me', { token })).status).toBe(401);
+    });
+
+    describe('with the session cookie (opt-in, with the allowed origins)', () => {
+      let cookieApi: GuardedApi;
+      beforeAll(async () => {
+        cookieApi = await start({
+          latchkey: { remote: { url: server.url, apiKey: server.apiKey }, cookieName: COOKIE, allowedOrigins: [APP_ORIGIN] },
+          latchkeyUrl: server.url,
+        });
+      });
+      afterAll(() => cookieApi.close());
+
+      it('signs a cookie caller out at the server (its credential forwarded as a bearer token)', async () => {
+        const { token } = await world.signIn();
+        const cookie = `${COOKIE}=${token}`;
+        expect((await cookieApi.request('GET', '/me', { cookie })).status).toBe(200);
+        expect((await cookieApi.request('DELETE', '/session', { cookie, origin: APP_ORIGIN })).status).toBe(204);
+        expect((await cookieApi.request('GET', '/me', { cookie })).status).toBe(401);
+        expect((await api.request('GET', '/me', { token })).status).toBe(401);
+      });
+
+      it('refuses a cookie sign-out from another origin, or with none (CSRF), and the session lives on', async () => {
+        const { token } = await world.signIn();
+        const cookie = `${COOKIE}=${token}`;
+        for (const origin of ['https://evil.app.example.test', undefined]) {
+          const reply = await cookieApi.request('DELETE', '/session', { cookie, origin });
+          expect(reply.status).toBe(403);
+          expect(errorCode(reply)).toBe('CSRF_REJECTED');
+        }
+        expect((await cookieApi.request('GET', '/me', { cookie })).status).toBe(200);
+      });
     });
 
     it('answers 503 when the server cannot answer: store down, or nothing listening', async () => {

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionalWalletAuthentication, requirePermission, requireWalletAuthentication, WalletAuthenticator } from './index.js';
 
 const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
+const ORIGIN = 'https://app.example.com';
+const COOKIE = '__Host-latchkey-session-default';
 const store = new MemoryStore();
 const engine = new Latchkey({
   store,
@@ -46,6 +48,17 @@ beforeAll(async () => {
   app.get('/unguarded', requirePermission('read:profile'), (_req, res) => {
     res.json({ reached: true });
   });
+  // Cookie reading is opt-in, with the origins a state-changing cookie request may come from.
+  const withCookie = new WalletAuthenticator({ engine, cookieName: COOKIE, allowedOrigins: [ORIGIN] });
+  app.get('/cookie/me', requireWalletAuthentication(withCookie), (req, res) => {
+    res.json({ address: req.latchkey.wallet?.address, scope: req.latchkey.session?.scope, via: req.latchkey.via });
+  });
+  app.put('/cookie/profile', requireWalletAuthentication(withCookie), requirePermission('write:profile'), (_req, res) => {
+    res.json({ saved: true });
+  });
+  app.post('/cookie/hello', optionalWalletAuthentication(withCookie), (req, res) => {
+    res.json({ hello: req.latchkey.wallet?.address ?? 'stranger' });
+  });
   const onError: ErrorRequestHandler = (error: { code?: string }, _req, res, _next) => {
     res.status(500).json({ error: { code: error.code ?? 'INTERNAL_ERROR' } });
   };
@@ -83,11 +96,69 @@ const cases: Case[] = [
     body: { address: '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045', scope: 'read-write', via: 'engine' },
   },
   {
-    name: 'the session cookie',
+    name: 'the session cookie, not read by default',
     path: '/me',
-    headers: () => ({ cookie: `__Host-latchkey-session-default=${readOnly}` }),
+    headers: () => ({ cookie: `${COOKIE}=${readOnly}` }),
+    status: 401,
+    challenge: 'Bearer realm="latchkey"',
+    code: 'AUTHENTICATION_REQUIRED',
+  },
+  {
+    name: 'the session cookie, when configured',
+    path: '/cookie/me',
+    headers: () => ({ cookie: `${COOKIE}=${readOnly}` }),
     status: 200,
     body: { address: '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045', scope: 'read-only', via: 'engine' },
+  },
+  {
+    name: 'a cookie write without Origin',
+    method: 'PUT',
+    path: '/cookie/profile',
+    headers: () => ({ cookie: `${COOKIE}=${readWrite}` }),
+    status: 403,
+    challenge: null,
+    code: 'CSRF_REJECTED',
+  },
+  {
+    name: 'a cookie write from a sibling subdomain',
+    method: 'PUT',
+    path: '/cookie/profile',
+    headers: () => ({ cookie: `${COOKIE}=${readWrite}`, origin: 'https://evil.example.com', 'sec-fetch-site': 'same-site' }),
+    status: 403,
+    challenge: null,
+    code: 'CSRF_REJECTED',
+  },
+  {
+    name: 'a cookie POST on an optional route from another site',
+    method: 'POST',
+    path: '/cookie/hello',
+    headers: () => ({ cookie: `${COOKIE}=${readWrite}`, origin: 'https://attacker.test' }),
+    status: 403,
+    code: 'CSRF_REJECTED',
+  },
+  {
+    name: "a cookie write from the app's origin",
+    method: 'PUT',
+    path: '/cookie/profile',
+    headers: () => ({ cookie: `${COOKIE}=${readWrite}`, origin: ORIGIN }),
+    status: 200,
+    body: { saved: true },
+  },
+  {
+    name: 'a cookie write with Sec-Fetch-Site: same-origin',
+    method: 'PUT',
+    path: '/cookie/profile',
+    headers: () => ({ cookie: `${COOKIE}=${readWrite}`, 'sec-fetch-site': 'same-origin' }),
+    status: 200,
+    body: { saved: true },
+  },
+  {
+    name: 'a bearer write from another origin (no CSRF rule for bearer tokens)',
+    method: 'PUT',
+    path: '/cookie/profile',
+    headers: () => ({ authorization: `Bearer ${readWrite}`, origin: 'https://attacker.test' }),
+    status: 200,
+    body: { saved: true },
   },
   {
     name: 'an unknown token',
@@ -176,6 +247,17 @@ describe('@latchkey/express', () => {
     expect(() => requireWalletAuthentication({} as never)).toThrowError(/exactly one of engine, remote, jwt/);
     expect(() => optionalWalletAuthentication({ engine, appId: 'nope' })).toThrowError(/no app "nope"/);
     expect(() => requirePermission('write profile')).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => requireWalletAuthentication({ engine, cookieName: COOKIE } as never)).toThrowError(
+      /^allowedOrigins: required with cookieName/,
+    );
+    expect(() =>
+      requireWalletAuthentication({ remote: { url: 'http://auth.example.com', apiKey: 'lka_0123456789abcdef.secret' } }),
+    ).toThrowError(/^remote.url: .*in clear/);
+  });
+
+  it('lets a HEAD through with the cookie, as a GET', async () => {
+    const response = await fetch(`${base}/cookie/me`, { method: 'HEAD', headers: { cookie: `${COOKIE}=${readOnly}` } });
+    expect(response.status).toBe(200);
   });
 
   it('answers 503 when the store is down, on required and optional routes', async () => {

@@ -24,10 +24,10 @@ function send(res: Response, answer: Answer): void {
 }
 
 function guard(authenticator: WalletAuthenticator, isRequired: boolean): RequestHandler {
-  const options = { isRequired };
   const watchesResponses = authenticator.watchesResponses;
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const outcome = await authenticator.authenticate(req.headers, options);
+    // The method feeds the CSRF rule on cookie credentials.
+    const outcome = await authenticator.authenticate(req.headers, { isRequired, method: req.method });
     if (outcome.kind === 'refused') {
       send(res, outcome.answer);
       return;
@@ -49,9 +49,11 @@ function named(name: string, authenticator: WalletAuthenticator, handler: Reques
 }
 
 /**
- * Requires a valid wallet session. The credential is `Authorization: Bearer <token>` or the session
- * cookie; the answer to anything else follows RFC 6750: 401 with `WWW-Authenticate` when there is no
- * credential or it is refused, 400 for a malformed header, 503 when the authority cannot answer.
+ * Requires a valid wallet session. The credential is `Authorization: Bearer <token>`, or the session
+ * cookie when `cookieName` (with `allowedOrigins`) is set; the answer to anything else follows RFC 6750:
+ * 401 with `WWW-Authenticate` when there is no credential or it is refused, 400 for a malformed header,
+ * 503 when the authority cannot answer. A cookie on a state-changing method from an origin not in
+ * `allowedOrigins` is 403 `CSRF_REJECTED`.
  * On success `req.latchkey.session` and `req.latchkey.wallet` are set. Options are validated here,
  * once; pass a `WalletAuthenticator` to share one (and its remote cache) between several handlers.
  *

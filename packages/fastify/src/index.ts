@@ -4,6 +4,8 @@ export {
   type AnonymousContext,
   type AuthenticatedContext,
   type CommonOptions,
+  type CookieOptions,
+  defaultCookieName,
   type EngineModeOptions,
   type JwtModeOptions,
   type LatchkeyContext,

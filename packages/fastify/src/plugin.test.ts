@@ -5,6 +5,8 @@ import { latchkey, WalletAuthenticator } from './index.js';
 
 const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
 const ADDRESS = '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045';
+const ORIGIN = 'https://app.example.com';
+const COOKIE = '__Host-latchkey-session-default';
 const engine = new Latchkey({
   store: new MemoryStore(),
   cleanupIntervalSeconds: 0,
@@ -64,11 +66,12 @@ const cases: Case[] = [
     body: { address: ADDRESS, scope: 'read-write', via: 'engine' },
   },
   {
-    name: 'the session cookie',
+    name: 'the session cookie, not read by default',
     url: '/me',
-    headers: () => ({ cookie: `__Host-latchkey-session-default=${readOnly}` }),
-    status: 200,
-    body: { address: ADDRESS, scope: 'read-only', via: 'engine' },
+    headers: () => ({ cookie: `${COOKIE}=${readOnly}` }),
+    status: 401,
+    challenge: 'Bearer realm="latchkey"',
+    code: 'AUTHENTICATION_REQUIRED',
   },
   { name: 'as onRequest, no credential', url: '/early', status: 401, code: 'AUTHENTICATION_REQUIRED' },
   {
@@ -174,6 +177,86 @@ describe('@latchkey/fastify', () => {
     }
     await other.close();
     down.close();
+  });
+});
+
+describe('@latchkey/fastify with the session cookie (opt-in, CSRF rule)', () => {
+  let cookieApp: FastifyInstance;
+  beforeAll(async () => {
+    cookieApp = Fastify();
+    await cookieApp.register(latchkey, { engine, cookieName: COOKIE, allowedOrigins: [ORIGIN] });
+    cookieApp.get('/me', { preHandler: cookieApp.latchkey.require() }, async (request) => ({
+      scope: request.latchkey.session?.scope,
+    }));
+    cookieApp.put(
+      '/profile',
+      { onRequest: [cookieApp.latchkey.require(), cookieApp.latchkey.requirePermission('write:profile')] },
+      async () => ({ saved: true }),
+    );
+    cookieApp.post('/hello', { preHandler: cookieApp.latchkey.optional() }, async (request) => ({
+      hello: request.latchkey.wallet?.address ?? 'stranger',
+    }));
+    await cookieApp.ready();
+  });
+  afterAll(() => cookieApp.close());
+
+  const cookie = () => `${COOKIE}=${readWrite}`;
+  it.each([
+    ['a read with the cookie', 'GET', '/me', () => ({ cookie: cookie() }), 200, undefined],
+    ['a HEAD with the cookie', 'HEAD', '/me', () => ({ cookie: cookie() }), 200, undefined],
+    ['a write without Origin', 'PUT', '/profile', () => ({ cookie: cookie() }), 403, 'CSRF_REJECTED'],
+    [
+      'a write from a sibling subdomain',
+      'PUT',
+      '/profile',
+      () => ({ cookie: cookie(), origin: 'https://evil.example.com', 'sec-fetch-site': 'same-site' }),
+      403,
+      'CSRF_REJECTED',
+    ],
+    [
+      'a POST on an optional route from another site',
+      'POST',
+      '/hello',
+      () => ({ cookie: cookie(), origin: 'https://attacker.test' }),
+      403,
+      'CSRF_REJECTED',
+    ],
+    ["a write from the app's origin", 'PUT', '/profile', () => ({ cookie: cookie(), origin: ORIGIN }), 200, undefined],
+    [
+      'a write with Sec-Fetch-Site: same-origin',
+      'PUT',
+      '/profile',
+      () => ({ cookie: cookie(), 'sec-fetch-site': 'same-origin' }),
+      200,
+      undefined,
+    ],
+    [
+      'a bearer write from another origin',
+      'PUT',
+      '/profile',
+      () => ({ authorization: `Bearer ${readWrite}`, origin: 'https://attacker.test' }),
+      200,
+      undefined,
+    ],
+  ] as const)('%s', async (_name, method, url, headers, status, code) => {
+    const response = await cookieApp.inject({ method, url, headers: headers() });
+    expect(response.statusCode).toBe(status);
+    if (code) {
+      expect(response.json()).toMatchObject({ error: { code } });
+      expect(response.headers['www-authenticate']).toBeUndefined();
+      expect(response.headers['cache-control']).toBe('no-store');
+    }
+  });
+
+  it('refuses a cookie without allowedOrigins, and remote http:// off this machine, when registered', async () => {
+    const noOrigins = Fastify();
+    await expect(noOrigins.register(latchkey, { engine, cookieName: COOKIE } as never).ready()).rejects.toThrowError(
+      /^allowedOrigins: required with cookieName/,
+    );
+    const clear = Fastify();
+    await expect(
+      clear.register(latchkey, { remote: { url: 'http://auth.example.com', apiKey: 'lka_0123456789abcdef.secret' } }).ready(),
+    ).rejects.toThrowError(/^remote.url: .*in clear/);
   });
 });
 

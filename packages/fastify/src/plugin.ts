@@ -19,7 +19,8 @@ export interface LatchkeyDecorator {
   readonly authenticator: WalletAuthenticator;
   /**
    * Requires a valid wallet session; RFC 6750 answers otherwise (401 with `WWW-Authenticate`, 400 for
-   * a malformed header, 503 when the authority cannot answer). Sets `request.latchkey`.
+   * a malformed header, 503 when the authority cannot answer). Sets `request.latchkey`. With a cookie
+   * configured, a cookie on a state-changing method from an origin not allowed is 403 `CSRF_REJECTED`.
    */
   require(): LatchkeyHook;
   /** Lets a request without any credential through as anonymous; a sent credential must still be valid. */
@@ -76,16 +77,15 @@ async function latchkeyPlugin(fastify: FastifyInstance, options: LatchkeyPluginO
   const authenticator = authenticatorFrom(options);
   const remembered = authenticator.watchesResponses ? new WeakMap<FastifyRequest, RememberedToken>() : null;
 
-  const guard = (name: string, isRequired: boolean): LatchkeyHook => {
-    const outcomeOptions = { isRequired };
-    return named(name, async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-      const outcome = await authenticator.authenticate(request.headers, outcomeOptions);
+  const guard = (name: string, isRequired: boolean): LatchkeyHook =>
+    named(name, async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      // The method feeds the CSRF rule on cookie credentials.
+      const outcome = await authenticator.authenticate(request.headers, { isRequired, method: request.method });
       if (outcome.kind === 'refused') return send(reply, outcome.answer);
       request.latchkey = outcome.context;
       if (remembered && outcome.kind === 'authenticated' && outcome.remembered) remembered.set(request, outcome.remembered);
       return undefined;
     });
-  };
   const requireHook = guard('requireWalletAuthentication', true);
   const optionalHook = guard('optionalWalletAuthentication', false);
 

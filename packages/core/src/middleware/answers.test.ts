@@ -3,6 +3,7 @@ import {
   AUTHORITY_UNAVAILABLE,
   bearerChallenge,
   CREDENTIAL_MISSING,
+  CROSS_SITE_REFUSED,
   HEADER_MALFORMED,
   invalidToken,
   permissionDenied,
@@ -33,6 +34,7 @@ describe('RFC 6750 answers', () => {
       'PERMISSION_DENIED',
     ],
     ['authority down', AUTHORITY_UNAVAILABLE, 503, undefined, 'STORE_UNAVAILABLE'],
+    ['cookie credential from another origin', CROSS_SITE_REFUSED, 403, undefined, 'CSRF_REJECTED'],
   ])('%s', (_name, answer, status, challenge, code) => {
     expect(answer.status).toBe(status);
     expect(answer.headers['www-authenticate']).toBe(challenge);

@@ -42,6 +42,12 @@ export const CREDENTIAL_MISSING: Answer = answer(401, 'AUTHENTICATION_REQUIRED',
 /** An `Authorization` header that is not `Bearer <b64token>`: 400 `invalid_request`. */
 export const HEADER_MALFORMED: Answer = answer(400, 'VALIDATION_AUTHORIZATION_MALFORMED', bearerChallenge('invalid_request'));
 
+/**
+ * A cookie credential on a state-changing request from an origin not in `allowedOrigins` (and not
+ * `Sec-Fetch-Site: same-origin`): 403, no challenge, since a bearer token would not be refused.
+ */
+export const CROSS_SITE_REFUSED: Answer = answer(403, 'CSRF_REJECTED', null);
+
 /** The authority (store, remote server, JWKS) could not answer: 503, never a pass. */
 export const AUTHORITY_UNAVAILABLE: Answer = answer(503, 'STORE_UNAVAILABLE', null);
 

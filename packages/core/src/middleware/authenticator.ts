@@ -1,6 +1,6 @@
 import { LatchkeyError } from '../errors/index.js';
 import { grants } from '../session/permissions.js';
-import { type Answer, CREDENTIAL_MISSING, HEADER_MALFORMED, permissionDenied } from './answers.js';
+import { type Answer, CREDENTIAL_MISSING, CROSS_SITE_REFUSED, HEADER_MALFORMED, permissionDenied } from './answers.js';
 import {
   ANONYMOUS,
   type AnonymousContext,
@@ -8,17 +8,30 @@ import {
   type LatchkeyContext,
   type ValidationMode,
 } from './context.js';
-import { readCredential } from './credentials.js';
+import { isCookieRequestAllowed, readCredential } from './credentials.js';
 import { EngineValidator } from './engine-mode.js';
 import { JwtValidator } from './jwt-mode.js';
 import { type ResolvedOptions, resolveOptions, type WalletAuthenticationOptions } from './options.js';
 import { RemoteValidator } from './remote-mode.js';
 import type { TokenValidator } from './verdict.js';
 
-/** The headers a credential can come in, as the framework hands them over. */
+/** The headers a credential can come in, and those the CSRF rule reads, as the framework hands them over. */
 export interface CredentialHeaders {
   authorization?: string | undefined;
   cookie?: string | undefined;
+  origin?: string | undefined;
+  'sec-fetch-site'?: string | string[] | undefined;
+}
+
+/** How to treat one request. */
+export interface AuthenticationOptions {
+  /** Without a credential: true answers 401, false passes as anonymous. */
+  isRequired: boolean;
+  /**
+   * The request method, for the CSRF rule on cookie credentials. Omitted, the request is taken to
+   * change state: a cookie then needs an allowed `Origin` (or `Sec-Fetch-Site: same-origin`).
+   */
+  method?: string | undefined;
 }
 
 /** What to do with a request. `remembered` is set when the answer was (or may be) cached and the response must be watched. */
@@ -55,13 +68,14 @@ const SESSION_PATH = /\/sessions?(?:\/[^/?]*)?\/?(?:\?|$)/;
  *
  * @example
  * const authenticator = new WalletAuthenticator({ remote: { url: 'https://auth.example.com', apiKey } });
- * const outcome = await authenticator.authenticate({ authorization: req.headers.authorization }, { isRequired: true });
+ * const outcome = await authenticator.authenticate(req.headers, { isRequired: true, method: req.method });
  */
 export class WalletAuthenticator {
   readonly mode: ValidationMode;
   readonly #options: ResolvedOptions;
   readonly #validator: TokenValidator;
   readonly #remote: RemoteValidator | null;
+  readonly #allowedOrigins: ReadonlySet<string>;
 
   /** Validates the options (exactly one mode; throws `CONFIG_INVALID` naming the option). */
   constructor(options: WalletAuthenticationOptions) {
@@ -69,6 +83,7 @@ export class WalletAuthenticator {
     this.#options = resolved;
     this.mode = resolved.mode;
     this.#remote = null;
+    this.#allowedOrigins = new Set(resolved.allowedOrigins);
     switch (resolved.mode) {
       case 'engine':
         this.#validator = new EngineValidator(resolved.engine, resolved.appId, resolved.logger);
@@ -91,14 +106,21 @@ export class WalletAuthenticator {
   /**
    * Reads and checks the request's credential. With `isRequired`, no credential is a 401; without,
    * it is an anonymous pass. A credential that is malformed or refused, or an authority that cannot
-   * answer, is refused either way.
+   * answer, is refused either way. A cookie credential on a state-changing request from an origin
+   * not allowed is 403 `CSRF_REJECTED` before the token is looked at, on optional routes too.
    */
-  async authenticate(headers: CredentialHeaders, options: { isRequired: boolean }): Promise<AuthenticationOutcome> {
+  async authenticate(headers: CredentialHeaders, options: AuthenticationOptions): Promise<AuthenticationOutcome> {
     const credential = readCredential(headers.authorization, headers.cookie, this.#options.cookieName);
     if (credential.kind === 'none') {
       return options.isRequired ? { kind: 'refused', answer: CREDENTIAL_MISSING } : { kind: 'anonymous', context: ANONYMOUS };
     }
     if (credential.kind === 'malformed-header') return { kind: 'refused', answer: HEADER_MALFORMED };
+    if (
+      credential.source === 'cookie' &&
+      !isCookieRequestAllowed(options.method, headers.origin, headers['sec-fetch-site'], this.#allowedOrigins)
+    ) {
+      return { kind: 'refused', answer: CROSS_SITE_REFUSED };
+    }
     const { token } = credential;
     if (this.#remote) {
       const key = RemoteValidator.keyOf(token);
@@ -109,6 +131,16 @@ export class WalletAuthenticator {
     const verdict = await this.#validator.validate(token);
     if (!verdict.ok) return { kind: 'refused', answer: verdict.answer };
     return { kind: 'authenticated', context: verdict.context, remembered: null };
+  }
+
+  /**
+   * The token the request carries (the `Authorization: Bearer` one, else the configured cookie's), or
+   * null. It checks nothing: call it after a guard accepted the request, to forward the caller's
+   * credential server to server as `Authorization: Bearer <token>`, e.g. to sign out at the Latchkey server.
+   */
+  tokenOf(headers: CredentialHeaders): string | null {
+    const credential = readCredential(headers.authorization, headers.cookie, this.#options.cookieName);
+    return credential.kind === 'token' ? credential.token : null;
   }
 
   /**

@@ -33,6 +33,27 @@ export function readCredential(
   return { kind: 'token', token: value.slice(0, MAX_TOKEN_LENGTH + 1), source: 'cookie' };
 }
 
+/** Methods a browser may send cross-site that must not change state (RFC 9110 §9.2.1). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The CSRF rule for a credential the browser attached by itself (a cookie): a request that may change
+ * state (any method but GET, HEAD, OPTIONS; an unknown method counts as one) passes only with an
+ * `Origin` in `allowedOrigins` or `Sec-Fetch-Site: same-origin`. A missing `Origin` does not pass:
+ * browsers send it on every such request. `SameSite=Lax` is no defence here, as a sibling subdomain
+ * is the same site.
+ */
+export function isCookieRequestAllowed(
+  method: string | undefined,
+  origin: string | undefined,
+  fetchSite: string | string[] | undefined,
+  allowedOrigins: ReadonlySet<string>,
+): boolean {
+  if (method !== undefined && SAFE_METHODS.has(method.toUpperCase())) return true;
+  if (fetchSite === 'same-origin') return true;
+  return origin !== undefined && allowedOrigins.has(origin);
+}
+
 /** The first cookie of that name (RFC 6265 §5.4 order), undecoded; tokens never need percent-encoding. */
 export function cookieValue(header: string, name: string): string | null {
   let start = 0;

@@ -11,6 +11,7 @@ export {
   type BearerError,
   bearerChallenge,
   CREDENTIAL_MISSING,
+  CROSS_SITE_REFUSED,
   type ErrorBody,
   HEADER_MALFORMED,
   invalidToken,
@@ -18,6 +19,7 @@ export {
   REALM,
 } from './answers.js';
 export {
+  type AuthenticationOptions,
   type AuthenticationOutcome,
   assertPermission,
   type CredentialHeaders,
@@ -35,9 +37,10 @@ export type {
   SessionTokenContext,
   ValidationMode,
 } from './context.js';
-export { type Credential, cookieValue, readCredential } from './credentials.js';
+export { type Credential, cookieValue, isCookieRequestAllowed, readCredential } from './credentials.js';
 export {
   type CommonOptions,
+  type CookieOptions,
   defaultCookieName,
   type EngineModeOptions,
   type FetchFunction,

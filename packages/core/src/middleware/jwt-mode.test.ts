@@ -6,6 +6,7 @@ import { ManualClock } from '../runtime.js';
 import { Latchkey } from '../session/engine.js';
 import { MemoryStore } from '../store/memory.js';
 import { WalletAuthenticator } from './authenticator.js';
+import { ANONYMOUS } from './context.js';
 import type { JwtModeOptions } from './options.js';
 
 const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
@@ -120,6 +121,20 @@ describe('JWT mode with a JWKS in memory', () => {
     expect(await check(token)).toMatchObject({ answer: { status: 401, body: { error: { code: 'ACCESS_TOKEN_EXPIRED' } } } });
   });
 
+  it('reads no cookie by default: a browser carrying the Latchkey session cookie is anonymous on optional routes', async () => {
+    const a = new WalletAuthenticator({ jwt: { ...ACCESS, roles: ROLES, jwks: await engine.getJwks() }, clock });
+    const { token } = await engine.createSession({ account: ALICE, authMethod: 'siwe' });
+    const cookie = `theme=dark; __Host-latchkey-session-default=${token}; latchkey-session-default=${token}`;
+    expect(await a.authenticate({ cookie }, { isRequired: false, method: 'GET' })).toEqual({
+      kind: 'anonymous',
+      context: ANONYMOUS,
+    });
+    expect(await a.authenticate({ cookie }, { isRequired: true, method: 'GET' })).toMatchObject({
+      kind: 'refused',
+      answer: { status: 401, body: { error: { code: 'AUTHENTICATION_REQUIRED' } } },
+    });
+  });
+
   it('refuses a JWKS with no usable key at construction', () => {
     expect(() => authenticator({ jwks: { keys: [{ kty: 'RSA', kid: 'r', alg: 'RS256' }] } })).toThrowError(
       expect.objectContaining({ code: 'CONFIG_INVALID' }),
@@ -189,6 +204,37 @@ describe('JWT mode with a JWKS URL', () => {
     await engine.rotateSigningKey();
     clock.advance(60_000);
     expect(await check(await accessToken())).toMatchObject({ kind: 'refused', answer: { status: 503 } });
+  });
+
+  it('trusts a stale JWKS for known keys for at most jwksMaxStaleSeconds, then answers 503 until it is fetched', async () => {
+    const check = authenticator({ jwksUrl: jwks.url, jwksCacheSeconds: 60, jwksCooldownSeconds: 1, jwksMaxStaleSeconds: 120 });
+    const token = await accessToken();
+    expect((await check(token)).kind).toBe('authenticated');
+    jwks.isDown = true;
+    clock.advance(60_000 + 119_999);
+    expect((await check(token)).kind).toBe('authenticated');
+    clock.advance(1);
+    const unavailable = { kind: 'refused', answer: { status: 503, body: { error: { code: 'STORE_UNAVAILABLE' } } } };
+    expect(await check(token)).toMatchObject(unavailable);
+    // Within the cooldown nothing is fetched, and the too-stale set still decides nothing.
+    const fetches = jwks.fetches;
+    expect(await check(token)).toMatchObject(unavailable);
+    expect(jwks.fetches).toBe(fetches);
+    jwks.isDown = false;
+    clock.advance(1_000);
+    expect((await check(token)).kind).toBe('authenticated');
+    expect(jwks.fetches).toBe(fetches + 1);
+  });
+
+  it('bounds staleness at 600 seconds by default', async () => {
+    const check = authenticator({ jwksUrl: jwks.url, jwksCacheSeconds: 60, jwksCooldownSeconds: 1 });
+    const token = await accessToken();
+    expect((await check(token)).kind).toBe('authenticated');
+    jwks.isDown = true;
+    clock.advance(60_000 + 599_000);
+    expect((await check(token)).kind).toBe('authenticated');
+    clock.advance(1_000);
+    expect(await check(token)).toMatchObject({ kind: 'refused', answer: { status: 503 } });
   });
 
   it('answers 503 when the JWKS server does not answer in time', async () => {

@@ -23,6 +23,7 @@ export interface JwtValidatorOptions {
   clockSkewSeconds: number;
   jwksCacheMs: number;
   jwksCooldownMs: number;
+  jwksMaxStaleMs: number;
   timeoutMs: number;
   clock: Clock;
   logger: Logger;
@@ -45,7 +46,10 @@ function importKeys(keys: readonly PublicJwkInput[]): Map<string, VerificationKe
  * Verifies Latchkey access tokens locally: signature with the authority's public keys, then issuer,
  * audience and time. No round trip per request. The JWKS is fetched on first use, again after
  * `jwksCacheMs`, and again when a token names a key id not in the set, at most once per
- * `jwksCooldownMs`. Revocation is not seen: a revoked session's access token works until it expires.
+ * `jwksCooldownMs`. While it cannot be fetched, a set past `jwksCacheMs` still answers for the key
+ * ids it holds, for at most `jwksMaxStaleMs` more; after that every token is a 503 until a fetch
+ * succeeds (a key the authority withdrew is not trusted forever). Revocation is not seen: a revoked
+ * session's access token works until it expires.
  */
 export class JwtValidator implements TokenValidator {
   readonly #options: JwtValidatorOptions;
@@ -88,6 +92,10 @@ export class JwtValidator implements TokenValidator {
         // A stale set still answers for keys it knows; an unknown key with no fresh set cannot be judged.
         if (!isFetched && (!this.#isLoaded || !isKnown)) return refuse(AUTHORITY_UNAVAILABLE);
       } else if (!this.#isLoaded) {
+        return refuse(AUTHORITY_UNAVAILABLE);
+      }
+      // A fetch that just succeeded made the set fresh; otherwise it may be too old to judge anything.
+      if (clock.now() - this.#loadedAt >= this.#options.jwksCacheMs + this.#options.jwksMaxStaleMs) {
         return refuse(AUTHORITY_UNAVAILABLE);
       }
     }

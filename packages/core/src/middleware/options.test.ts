@@ -9,6 +9,7 @@ afterAll(() => engine.close());
 
 const KEY = 'lka_0123456789abcdef.3yZe7d';
 const JWKS = { keys: [] };
+const ORIGIN = 'https://app.example.com';
 
 function refusal(options: unknown): string {
   try {
@@ -57,6 +58,37 @@ describe('middleware options', () => {
     ['jwt jwks not a set', { jwt: { jwks: [], issuer: 'i', audience: 'a' } }, /^jwt.jwks: expected a JWKS document/],
     ['jwt bad roles', { jwt: { jwksUrl: 'https://x/j', issuer: 'i', audience: 'a', roles: { r: 'write:x' } } }, /^jwt.roles/],
     ['bad cookie name', { engine, cookieName: 'a b' }, /^cookieName: expected a cookie name/],
+    // Review item 6: a cookie credential needs an Origin allow-list (CSRF), so cookie reading is opt-in with one.
+    ['a cookie without allowedOrigins', { engine, cookieName: 'sid' }, /^allowedOrigins: required with cookieName/],
+    ['a cookie with no origin', { engine, cookieName: 'sid', allowedOrigins: [] }, /^allowedOrigins: expected at least one/],
+    ['allowedOrigins not a list', { engine, cookieName: 'sid', allowedOrigins: ORIGIN }, /^allowedOrigins: expected a list/],
+    ['an origin with a path', { engine, cookieName: 'sid', allowedOrigins: [`${ORIGIN}/`] }, /^allowedOrigins\[0\]: expected/],
+    ['a wildcard origin', { engine, cookieName: 'sid', allowedOrigins: [ORIGIN, '*'] }, /^allowedOrigins\[1\]: expected/],
+    ['the null origin', { engine, cookieName: 'sid', allowedOrigins: ['null'] }, /^allowedOrigins\[0\]: expected/],
+    [
+      'an origin not in its canonical form',
+      { engine, cookieName: 'sid', allowedOrigins: ['https://App.example.com:443'] },
+      /^allowedOrigins\[0\]: .*"https:\/\/app\.example\.com"/,
+    ],
+    ['allowedOrigins without a cookie', { engine, allowedOrigins: [ORIGIN] }, /^allowedOrigins: only with cookieName/],
+    ['allowedOrigins with no cookie', { engine, cookieName: null, allowedOrigins: [ORIGIN] }, /^allowedOrigins: only with/],
+    // Review nit 7: plain http:// would send the API key in clear, unless to this machine.
+    ['remote http to a public host', { remote: { url: 'http://auth.example.com', apiKey: KEY } }, /^remote.url: .*in clear/],
+    ['remote http to a private address', { remote: { url: 'http://10.0.0.5:8080', apiKey: KEY } }, /^remote.url: .*in clear/],
+    ['remote http to a localhost lookalike', { remote: { url: 'http://localhost.example.com', apiKey: KEY } }, /in clear/],
+    ['remote http to a loopback lookalike', { remote: { url: 'http://127.0.0.1.nip.io', apiKey: KEY } }, /in clear/],
+    ['remote http to an IPv6 host', { remote: { url: 'http://[::2]', apiKey: KEY } }, /^remote.url: .*in clear/],
+    [
+      'remote allowInsecureHttp not a boolean',
+      { remote: { url: 'http://auth.internal', apiKey: KEY, allowInsecureHttp: 'yes' } },
+      /^remote.allowInsecureHttp: expected true or false/,
+    ],
+    // Review nit 5: how long a JWKS that cannot be refreshed is still trusted.
+    [
+      'jwt negative staleness',
+      { jwt: { jwksUrl: 'https://x/j', issuer: 'i', audience: 'a', jwksMaxStaleSeconds: -1 } },
+      /^jwt.jwksMaxStaleSeconds: .* 0 to 86400/,
+    ],
     ['bad clock', { engine, clock: {} }, /^clock: expected/],
   ])('refuses %s', (_name, options, message) => {
     expect(refusal(options)).toMatch(message);
@@ -70,22 +102,53 @@ describe('middleware options', () => {
       cacheMs: 5000,
       timeoutMs: 2000,
       maxCacheEntries: 10_000,
-      cookieName: '__Host-latchkey-session-default',
+      cookieName: null,
+      allowedOrigins: [],
     });
     expect(Object.isFrozen(remote)).toBe(true);
-    expect(resolveOptions({ engine })).toMatchObject({ mode: 'engine', appId: 'default' });
+    expect(resolveOptions({ engine })).toMatchObject({ mode: 'engine', appId: 'default', cookieName: null });
     expect(resolveOptions({ engine, appId: 'shop', cookieName: null })).toMatchObject({ appId: 'shop', cookieName: null });
-    expect(resolveOptions({ engine, appId: 'shop' })).toMatchObject({ cookieName: '__Host-latchkey-session-shop' });
-    expect(resolveOptions({ engine, cookieName: 'latchkey-session-default' })).toMatchObject({
+    expect(resolveOptions({ engine, appId: 'shop' })).toMatchObject({ cookieName: null });
+    const withCookie = resolveOptions({
+      engine,
       cookieName: 'latchkey-session-default',
+      allowedOrigins: [ORIGIN, 'http://localhost:5173'],
     });
+    expect(withCookie).toMatchObject({
+      cookieName: 'latchkey-session-default',
+      allowedOrigins: [ORIGIN, 'http://localhost:5173'],
+    });
+    expect(Object.isFrozen(withCookie.allowedOrigins)).toBe(true);
     expect(resolveOptions({ jwt: { jwksUrl: 'https://x/jwks', issuer: 'i', audience: 'a' } })).toMatchObject({
       mode: 'jwt',
       roles: {},
       clockSkewSeconds: 30,
       jwksCacheMs: 300_000,
       jwksCooldownMs: 30_000,
+      jwksMaxStaleMs: 600_000,
+      cookieName: null,
     });
+    expect(
+      resolveOptions({ jwt: { jwksUrl: 'https://x/jwks', issuer: 'i', audience: 'a', jwksMaxStaleSeconds: 0 } }),
+    ).toMatchObject({ jwksMaxStaleMs: 0 });
     expect(resolveOptions({ remote: { url: 'http://127.0.0.1:1', apiKey: KEY, cacheSeconds: 0 } })).toMatchObject({ cacheMs: 0 });
+  });
+
+  it.each([
+    'http://127.0.0.1:4000',
+    'http://127.5.6.7',
+    'http://localhost:4000',
+    'http://LOCALHOST',
+    'http://[::1]:4000',
+    'https://auth.example.com',
+  ])('accepts the remote URL %s', (url) => {
+    expect(resolveOptions({ remote: { url, apiKey: KEY } })).toMatchObject({ mode: 'remote' });
+  });
+
+  it('accepts http:// to another host only with allowInsecureHttp: true', () => {
+    expect(resolveOptions({ remote: { url: 'http://auth.internal:8080', apiKey: KEY, allowInsecureHttp: true } })).toMatchObject({
+      introspectUrl: 'http://auth.internal:8080/v1/sessions/introspect',
+    });
+    expect(refusal({ remote: { url: 'http://auth.internal:8080', apiKey: KEY, allowInsecureHttp: false } })).toMatch(/in clear/);
   });
 });

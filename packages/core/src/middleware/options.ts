@@ -20,8 +20,14 @@ export interface EngineModeOptions {
 /** Ask a Latchkey server (`POST /v1/sessions/introspect`) and remember its positive answers briefly. */
 export interface RemoteModeOptions {
   remote: {
-    /** Base URL of the Latchkey server, e.g. `https://auth.example.com`. */
+    /**
+     * Base URL of the Latchkey server, e.g. `https://auth.example.com`. `http://` is refused (it would
+     * send the API key in clear) unless the host is this machine (`127.0.0.0/8`, `[::1]`, `localhost`)
+     * or `allowInsecureHttp` is true.
+     */
     url: string;
+    /** Accept an `http://` URL to a host other than this machine (a private network you trust). `false`. */
+    allowInsecureHttp?: boolean;
     /** An app API key (`lka_…`); its app is the app whose sessions are accepted. */
     apiKey: string;
     /** Seconds a positive answer is reused. 5; at most 30; 0 asks on every request. */
@@ -65,6 +71,11 @@ export interface JwtModeOptions {
     jwksCacheSeconds?: number;
     /** Seconds between two fetches caused by an unknown key id (rate limit). 30. */
     jwksCooldownSeconds?: number;
+    /**
+     * Seconds a JWKS past `jwksCacheSeconds` is still trusted for the key ids it holds while it cannot be
+     * fetched again; after that every token is answered 503 until a fetch succeeds. 600; 0 trusts no stale set.
+     */
+    jwksMaxStaleSeconds?: number;
     /** Seconds to wait for the JWKS before answering 503. 2. */
     timeoutSeconds?: number;
   };
@@ -73,15 +84,35 @@ export interface JwtModeOptions {
   remote?: never;
 }
 
-/** Options every mode shares. */
+/**
+ * Where the credential may come from besides `Authorization: Bearer`. By default nowhere: no cookie is
+ * read. Reading a cookie is opt-in and needs the origins your pages are served from, because a browser
+ * attaches a cookie by itself (CSRF): a cookie-authenticated request whose method is not GET, HEAD or
+ * OPTIONS must come with an `Origin` in `allowedOrigins` (or `Sec-Fetch-Site: same-origin`), else 403
+ * `CSRF_REJECTED`.
+ */
+export type CookieOptions =
+  | {
+      /** No cookie is read (the default). */
+      cookieName?: null;
+      allowedOrigins?: never;
+    }
+  | {
+      /**
+       * Cookie that carries the session token when there is no `Authorization` header. The Latchkey
+       * server's name for an app is `defaultCookieName(appId)`, `'__Host-latchkey-session-<appId>'`; over
+       * plain http://localhost the server drops the prefix: `'latchkey-session-<appId>'`.
+       */
+      cookieName: string;
+      /**
+       * Origins (`https://app.example.com`, scheme://host[:port], no path) whose pages may make
+       * state-changing requests with the cookie. At least one; `*` and `null` are refused.
+       */
+      allowedOrigins: readonly string[];
+    };
+
+/** Options every mode shares (with `CookieOptions`). */
 export interface CommonOptions {
-  /**
-   * Cookie that may carry the session token when there is no `Authorization` header; `null` reads no
-   * cookie. The Latchkey server's name for the app: `'__Host-latchkey-session-<appId>'` (`appId` is the
-   * engine mode's, else `default`). Over plain http://localhost the server drops the prefix; pass
-   * `'latchkey-session-<appId>'` there.
-   */
-  cookieName?: string | null;
   /** Time source for caches and JWT times. The system clock. */
   clock?: Clock;
   /** Where failures of the authority are reported (never with a token). Silent. */
@@ -90,10 +121,12 @@ export interface CommonOptions {
   fetch?: FetchFunction;
 }
 
-/** Exactly one of `engine`, `remote`, `jwt`, plus the common options. */
-export type WalletAuthenticationOptions = CommonOptions & (EngineModeOptions | RemoteModeOptions | JwtModeOptions);
+/** Exactly one of `engine`, `remote`, `jwt`, plus the common and cookie options. */
+export type WalletAuthenticationOptions = CommonOptions &
+  CookieOptions &
+  (EngineModeOptions | RemoteModeOptions | JwtModeOptions);
 
-/** The session cookie the Latchkey server sets off localhost, by app. */
+/** The session cookie the Latchkey server sets off localhost, by app: a value for `cookieName`. */
 export function defaultCookieName(appId: string): string {
   return `__Host-latchkey-session-${appId}`;
 }
@@ -104,9 +137,12 @@ const DEFAULT_MAX_CACHE_ENTRIES = 10_000;
 const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 const DEFAULT_JWKS_CACHE_SECONDS = 300;
 const DEFAULT_JWKS_COOLDOWN_SECONDS = 30;
+const DEFAULT_JWKS_MAX_STALE_SECONDS = 600;
 
 interface Common {
   cookieName: string | null;
+  /** Empty when no cookie is read. */
+  allowedOrigins: readonly string[];
   clock: Clock;
   logger: Logger;
   fetch: FetchFunction;
@@ -133,6 +169,7 @@ export type ResolvedOptions = Common &
         clockSkewSeconds: number;
         jwksCacheMs: number;
         jwksCooldownMs: number;
+        jwksMaxStaleMs: number;
         timeoutMs: number;
       }
   );
@@ -174,7 +211,43 @@ function httpUrl(field: string, value: unknown): URL {
   return url;
 }
 
+/** This machine: `127.0.0.0/8`, `::1`, `localhost` (the URL parser has already normalised and lowercased the host). */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+/** The cookie to read (none by default) and, when there is one, the origins a state-changing cookie request may come from. */
+function cookieOptions(options: Record<string, unknown>): { cookieName: string | null; allowedOrigins: readonly string[] } {
+  const cookieName = options.cookieName ?? null;
+  if (cookieName !== null && (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName))) {
+    throw invalid('cookieName', 'expected a cookie name (RFC 6265 token) or null');
+  }
+  const origins = options.allowedOrigins;
+  if (cookieName === null) {
+    if (origins !== undefined) throw invalid('allowedOrigins', 'only with cookieName (no cookie is read without one)');
+    return { cookieName, allowedOrigins: Object.freeze([]) };
+  }
+  if (origins === undefined) {
+    throw invalid(
+      'allowedOrigins',
+      'required with cookieName: the origins that may send state-changing requests with the cookie',
+    );
+  }
+  if (!Array.isArray(origins)) throw invalid('allowedOrigins', 'expected a list of origins (https://app.example.com)');
+  if (origins.length === 0) throw invalid('allowedOrigins', 'expected at least one origin');
+  origins.forEach((origin: unknown, i) => {
+    const field = `allowedOrigins[${i}]`;
+    const url = typeof origin === 'string' && URL.canParse(origin) ? new URL(origin) : null;
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin === 'null') {
+      throw invalid(field, 'expected an http(s) origin such as https://app.example.com');
+    }
+    // Browsers send the serialised origin; anything else (a path, a default port, capitals) would never match.
+    if (url.origin !== origin) throw invalid(field, `expected an origin, as browsers send it: "${url.origin}"`);
+  });
+  return { cookieName, allowedOrigins: Object.freeze([...(origins as string[])]) };
+}
 
 /**
  * Validates middleware options once, when the middleware is created: exactly one mode, every value
@@ -186,21 +259,15 @@ export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOp
   if (modes.length !== 1) {
     throw invalid('options', `exactly one of engine, remote, jwt is required (got ${modes.length ? modes.join(', ') : 'none'})`);
   }
-  const common = ['cookieName', 'clock', 'logger', 'fetch'];
-  // A bad appId is reported below, with the engine's options.
-  const cookieAppId =
-    options.engine && typeof options.appId === 'string' && APP_ID_PATTERN.test(options.appId) ? options.appId : DEFAULT_APP_ID;
-  const cookieName = options.cookieName === undefined ? defaultCookieName(cookieAppId) : options.cookieName;
-  if (cookieName !== null && (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName))) {
-    throw invalid('cookieName', 'expected a cookie name (RFC 6265 token) or null');
-  }
+  const common = ['cookieName', 'allowedOrigins', 'clock', 'logger', 'fetch'];
+  const { cookieName, allowedOrigins } = cookieOptions(options);
   const clock = options.clock ?? systemClock;
   if (typeof clock.now !== 'function') throw invalid('clock', 'expected { now(): number }');
   const logger = options.logger ?? silentLogger;
   if (typeof logger.error !== 'function' || typeof logger.warn !== 'function') throw invalid('logger', 'expected a Logger');
   const fetchFunction = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
   if (typeof fetchFunction !== 'function') throw invalid('fetch', 'expected a function');
-  const base: Common = { cookieName, clock, logger, fetch: fetchFunction };
+  const base: Common = { cookieName, allowedOrigins, clock, logger, fetch: fetchFunction };
 
   if (options.engine !== undefined) {
     onlyKeys('options', options, [...common, 'engine', 'appId']);
@@ -220,8 +287,16 @@ export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOp
     onlyKeys('options', options, [...common, 'remote']);
     const remote = options.remote;
     if (!isObject(remote)) throw invalid('remote', 'expected { url, apiKey, cacheSeconds? }');
-    onlyKeys('remote', remote, ['url', 'apiKey', 'cacheSeconds', 'timeoutSeconds', 'maxCacheEntries']);
+    onlyKeys('remote', remote, ['url', 'apiKey', 'allowInsecureHttp', 'cacheSeconds', 'timeoutSeconds', 'maxCacheEntries']);
     const url = httpUrl('remote.url', remote.url);
+    const allowInsecureHttp = remote.allowInsecureHttp ?? false;
+    if (typeof allowInsecureHttp !== 'boolean') throw invalid('remote.allowInsecureHttp', 'expected true or false');
+    if (url.protocol === 'http:' && !isLoopback(url.hostname) && !allowInsecureHttp) {
+      throw invalid(
+        'remote.url',
+        `http:// to ${url.hostname} would send the API key in clear: use https://, a loopback host, or allowInsecureHttp: true`,
+      );
+    }
     const apiKey = text('remote.apiKey', remote.apiKey);
     if (!/^lka_[\x21-\x7e]+$/.test(apiKey)) throw invalid('remote.apiKey', 'expected an app API key (lka_…)');
     const cacheSeconds = seconds('remote.cacheSeconds', remote.cacheSeconds, DEFAULT_CACHE_SECONDS, {
@@ -259,6 +334,7 @@ export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOp
     'clockSkewSeconds',
     'jwksCacheSeconds',
     'jwksCooldownSeconds',
+    'jwksMaxStaleSeconds',
     'timeoutSeconds',
   ]);
   if ((jwt.jwks === undefined) === (jwt.jwksUrl === undefined)) throw invalid('jwt', 'exactly one of jwks, jwksUrl is required');
@@ -286,6 +362,8 @@ export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOp
       seconds('jwt.jwksCacheSeconds', jwt.jwksCacheSeconds, DEFAULT_JWKS_CACHE_SECONDS, { min: 1, max: 86_400 }) * 1000,
     jwksCooldownMs:
       seconds('jwt.jwksCooldownSeconds', jwt.jwksCooldownSeconds, DEFAULT_JWKS_COOLDOWN_SECONDS, { min: 0, max: 3600 }) * 1000,
+    jwksMaxStaleMs:
+      seconds('jwt.jwksMaxStaleSeconds', jwt.jwksMaxStaleSeconds, DEFAULT_JWKS_MAX_STALE_SECONDS, { min: 0, max: 86_400 }) * 1000,
     timeoutMs: seconds('jwt.timeoutSeconds', jwt.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS, { min: 0.01, max: 60 }) * 1000,
   });
 }
