@@ -1,17 +1,13 @@
 import type { AccessTokenResult } from '../access/jwt.js';
 import { AccessTokens, type PublicJwk } from '../access/service.js';
-import { type AuditVerifyResult, verifyAuditChain } from '../audit/chain.js';
-import type { AuditDraft, AuditEntry, AuditEventType } from '../audit/entry.js';
-import { aesGcmOpen, aesGcmSeal, deriveKey } from '../crypto/aead.js';
+import type { AuditVerifyResult } from '../audit/chain.js';
+import type { AuditEntry } from '../audit/entry.js';
 import { SessionDataCipher } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { type Clock, cryptoRandom, type RandomSource, systemClock } from '../runtime.js';
+import { cryptoRandom, systemClock } from '../runtime.js';
 import { SignInFlow, type SignInRequest } from '../signin/flow.js';
-import type { StatsCounter, Store, StoreStats } from '../store/contract.js';
-import { parseAccount } from '../subject/index.js';
-import { newSessionId } from '../tokens/ids.js';
-import { formatToken, hashesEqual, hashSecret, newSecret, parseToken } from '../tokens/secret.js';
+import type { StoreStats } from '../store/contract.js';
 import {
   APP_ID_PATTERN,
   type AppSettings,
@@ -21,39 +17,27 @@ import {
   resolveApp,
   resolveAppSettings,
 } from './config.js';
-import { appOption, type CreateSessionInput, createSessionInput, parseInput, sessionDataJson } from './inputs.js';
+import { createEngineContext, type EngineContext } from './context.js';
+import { getSessionData, setSessionData } from './data.js';
+import type { CreateSessionInput } from './inputs.js';
+import { createSession, type IssuedSession } from './issue.js';
+import {
+  type AuditQueryOptions,
+  cleanupExpiredSessions,
+  getSessionStats,
+  getWalletSessions,
+  queryAudit,
+  verifyAudit,
+} from './operations.js';
 import { grants } from './permissions.js';
-import { isLive, type SessionRecord, type SessionSnapshot } from './record.js';
-import { type Session, toSession } from './view.js';
+import { refreshSession } from './refresh.js';
+import { invalidateAllWalletSessions, revokeSession, revokeSessionById } from './revocation.js';
+import { type ValidateOptions, type ValidationResult, validateSession } from './validation.js';
+import type { Session } from './view.js';
 
-/** What sign-in and refresh hand back. The two tokens are shown once and never stored. */
-export interface IssuedSession {
-  session: Session;
-  /** `lks_…`: the bearer credential for requests. */
-  token: string;
-  /** `lkr_…`: exchanged for a new pair by `refreshSession`. */
-  refreshToken: string;
-  /** A short-lived JWT, when the app has `accessTokens` configured. */
-  accessToken?: string;
-}
-
-/** Every way a token can fail validation. Not exceptions: validation answers with a value. */
-export type InvalidSessionCode =
-  | 'TOKEN_MALFORMED'
-  | 'SESSION_NOT_FOUND'
-  | 'TOKEN_INVALID'
-  | 'SESSION_EXPIRED'
-  | 'STORE_UNAVAILABLE';
-
-export type ValidationResult =
-  | { valid: true; session: Session; refreshRecommended: boolean; data?: unknown }
-  | { valid: false; code: InvalidSessionCode };
-
-export interface ValidateOptions {
-  appId?: string;
-  /** Decrypt and return the session data. Off by default: validation does no decryption unless asked. */
-  withData?: boolean;
-}
+export type { IssuedSession } from './issue.js';
+export type { AuditQueryOptions } from './operations.js';
+export type { InvalidSessionCode, ValidateOptions, ValidationResult } from './validation.js';
 
 /** The wallet-facing identity behind a token (origin 003's `getUserFromToken`). */
 export interface TokenUser {
@@ -67,20 +51,6 @@ export interface TokenUser {
   scope: Session['scope'];
 }
 
-export interface AuditQueryOptions {
-  appId?: string;
-  account?: string;
-  since?: number;
-  until?: number;
-  afterSeq?: number;
-  /** Default 100, at most 1000. */
-  limit?: number;
-}
-
-const SUCCESSOR_INFO = 'latchkey/refresh-successor/v1';
-const AUDIT_THROTTLE_NAMESPACE = 'audit-throttle';
-const CLEANUP_BATCH = 500;
-
 /**
  * The wallet session engine: one instance per process, over one Store.
  *
@@ -92,48 +62,36 @@ const CLEANUP_BATCH = 500;
  * if (result.valid) console.log(result.session.account);
  */
 export class Latchkey {
-  readonly #store: Store;
-  readonly #clock: Clock;
-  readonly #random: RandomSource;
+  readonly #ctx: EngineContext;
   readonly #apps: Map<string, AppSettings>;
   readonly #defaults: AppSettingsInput | undefined;
-  readonly #cipher: SessionDataCipher | null;
   readonly #signIn: SignInFlow;
-  readonly #access: AccessTokens;
-  #logger: Logger;
   #cleanupTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: LatchkeyOptions) {
     if (!options || typeof options.store?.validateSession !== 'function') {
       throw new LatchkeyError('CONFIG_INVALID', { message: 'store: a Store is required', field: 'store' });
     }
-    this.#store = options.store;
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? cryptoRandom;
-    this.#logger = options.logger ?? silentLogger;
+    const store = options.store;
+    const clock = options.clock ?? systemClock;
+    const random = options.random ?? cryptoRandom;
+    const logger = options.logger ?? silentLogger;
     this.#defaults = options.defaults;
     this.#apps = resolveAppSettings(options.defaults, options.apps);
-    this.#cipher = options.dataKeys ? new SessionDataCipher(options.dataKeys, this.#random) : null;
-    for (const [appId, settings] of this.#apps) AccessTokens.check(appId, settings.accessTokens, this.#cipher);
-    this.#access = new AccessTokens({
-      store: this.#store,
-      clock: this.#clock,
-      random: this.#random,
-      cipher: this.#cipher,
-      logger: () => this.#logger,
-      settings: (appId) => this.settings(appId),
-      storeCall: (operation, call) => this.#storeCall(operation, call),
-    });
+    const cipher = options.dataKeys ? new SessionDataCipher(options.dataKeys, random) : null;
+    for (const [appId, settings] of this.#apps) AccessTokens.check(appId, settings.accessTokens, cipher);
+    const ctx = createEngineContext({ store, clock, random, logger, cipher, settings: (appId) => this.settings(appId) });
+    this.#ctx = ctx;
     this.#signIn = new SignInFlow(
       {
-        store: this.#store,
-        clock: this.#clock,
-        random: this.#random,
+        store,
+        clock,
+        random,
         settings: (appId) => this.settings(appId),
         createSession: (input) => this.createSession(input),
         ...(options.resolveSignIn ? { resolveSignIn: options.resolveSignIn } : {}),
-        storeCall: (operation, call) => this.#storeCall(operation, call),
-        record: (appId, drafts) => this.#record(appId, drafts, {}),
+        storeCall: ctx.storeCall,
+        record: (appId, drafts) => ctx.record(appId, drafts, {}),
       },
       options.smartAccounts,
     );
@@ -147,7 +105,7 @@ export class Latchkey {
     if (interval > 0) {
       this.#cleanupTimer = setInterval(() => {
         this.cleanupExpiredSessions().catch((error: unknown) =>
-          this.#logger.error('scheduled cleanup failed', { error: String(error) }),
+          this.#ctx.logger.error('scheduled cleanup failed', { error: String(error) }),
         );
       }, interval * 1000);
       this.#cleanupTimer.unref?.();
@@ -158,12 +116,12 @@ export class Latchkey {
   close(): void {
     if (this.#cleanupTimer) clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = null;
-    this.#access.close();
+    this.#ctx.access.close();
   }
 
   /** Replaces the logger (origin 003's `setLogger`). */
   setLogger(logger: Logger): void {
-    this.#logger = logger;
+    this.#ctx.logger = logger;
   }
 
   /**
@@ -172,7 +130,7 @@ export class Latchkey {
    */
   addApp(appId: string, settings: AppSettingsInput = {}): AppSettings {
     const resolved = resolveApp(appId, this.#defaults, settings);
-    AccessTokens.check(appId, resolved.accessTokens, this.#cipher);
+    AccessTokens.check(appId, resolved.accessTokens, this.#ctx.cipher);
     this.#apps.set(appId, resolved);
     return resolved;
   }
@@ -198,67 +156,8 @@ export class Latchkey {
    * Creates a session for a wallet that has just proved itself (SIWE, SIWS, connect…). Always a new
    * session id. Enforces the per-wallet limit atomically. Aliased as `createWalletSession`.
    */
-  async createSession(input: CreateSessionInput): Promise<IssuedSession> {
-    const parsed = parseInput(createSessionInput, input, 'input');
-    const appId = parsed.appId ?? DEFAULT_APP_ID;
-    const settings = this.settings(appId);
-    const wallet = parseAccount(parsed.account);
-    if (parsed.data !== undefined) sessionDataJson(parsed.data);
-    const now = this.#clock.now();
-    const absoluteExpiresAt = Math.min(now + settings.absoluteLifetimeMs, parsed.notAfter ?? Number.POSITIVE_INFINITY);
-    if (absoluteExpiresAt <= now)
-      throw new LatchkeyError('VALIDATION_FAILED', { message: 'notAfter: must lie in the future', field: 'notAfter' });
-
-    const id = newSessionId(appId, wallet.account, this.#random);
-    const sessionSecret = newSecret(this.#random);
-    const refreshSecret = newSecret(this.#random);
-    const record: SessionRecord = {
-      id,
-      appId,
-      subject: wallet.account,
-      chainType: wallet.chainType,
-      userId: parsed.userId ?? null,
-      authMethod: parsed.authMethod,
-      scope: parsed.scope,
-      roles: [...new Set(parsed.roles ?? settings.defaultRoles)],
-      device: parsed.device,
-      createdAt: now,
-      lastActiveAt: now,
-      idleExpiresAt: Math.min(now + settings.idleTimeoutMs, absoluteExpiresAt),
-      absoluteExpiresAt,
-      tokenHash: hashSecret(sessionSecret),
-      refresh: {
-        hash: hashSecret(refreshSecret),
-        generation: 0,
-        previousHash: null,
-        rotatedAt: null,
-        successor: null,
-        retired: [],
-      },
-      data: parsed.data === undefined ? null : this.#requireCipher().seal(appId, id, parsed.data),
-    };
-
-    // Minted before the write: a failure here leaves nothing stored.
-    const accessToken = settings.accessTokens ? await this.#access.issue(appId, record) : undefined;
-    const result = await this.#storeCall('createSession', () =>
-      this.#store.createSession({ record, limit: settings.maxSessionsPerWallet, policy: settings.limitPolicy, now }),
-    );
-    if (!result.created) {
-      throw new LatchkeyError('SESSION_LIMIT_REACHED', {
-        message: `This wallet already holds ${settings.maxSessionsPerWallet} live sessions.`,
-      });
-    }
-    const drafts: AuditDraft[] = result.evicted.map((r) => draft(now, 'session_evicted', r, { reason: 'limit', by: id }));
-    drafts.push(
-      draft(now, 'session_created', record, { authMethod: record.authMethod, scope: record.scope, ...deviceDetails(record) }),
-    );
-    await this.#record(appId, drafts, { created: 1, evicted: result.evicted.length });
-    await this.#noteRevoked(
-      appId,
-      result.evicted.map((r) => r.id),
-    );
-    this.#logger.info('session created', { appId, sessionId: id, account: record.subject, authMethod: record.authMethod });
-    return this.#issued(record, settings, sessionSecret, refreshSecret, accessToken);
+  createSession(input: CreateSessionInput): Promise<IssuedSession> {
+    return createSession(this.#ctx, input);
   }
 
   // ---- access tokens ---------------------------------------------------------------------------
@@ -271,17 +170,17 @@ export class Latchkey {
     token: string,
     options: { appId?: string } = {},
   ): Promise<AccessTokenResult | { valid: false; code: 'STORE_UNAVAILABLE' }> {
-    return this.#access.verify(options.appId ?? DEFAULT_APP_ID, token);
+    return this.#ctx.access.verify(options.appId ?? DEFAULT_APP_ID, token);
   }
 
   /** The app's JWKS document (empty for HS256). */
   getJwks(options: { appId?: string } = {}): Promise<{ keys: PublicJwk[] }> {
-    return this.#access.jwks(options.appId ?? DEFAULT_APP_ID);
+    return this.#ctx.access.jwks(options.appId ?? DEFAULT_APP_ID);
   }
 
   /** Publishes a new signing key now; it signs after `keyPublishSeconds`. */
   rotateSigningKey(options: { appId?: string } = {}): Promise<{ kid: string; activatesAt: number }> {
-    return this.#access.rotate(options.appId ?? DEFAULT_APP_ID);
+    return this.#ctx.access.rotate(options.appId ?? DEFAULT_APP_ID);
   }
 
   // ---- wallet sign-in -------------------------------------------------------------------------
@@ -310,35 +209,8 @@ export class Latchkey {
    * interval, no decryption unless `withData`. Never throws for a bad token; a store that cannot
    * answer yields `STORE_UNAVAILABLE`, never a valid session. Aliased as `validateWalletSession`.
    */
-  async validateSession(token: string, options: ValidateOptions = {}): Promise<ValidationResult> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    const settings = this.settings(appId);
-    const parsed = parseToken('session', token);
-    if (!parsed) return this.#invalid(appId, 'TOKEN_MALFORMED', null);
-    const tokenHash = hashSecret(parsed.secret);
-    const now = this.#clock.now();
-    let record: SessionSnapshot | null;
-    try {
-      record = await this.#store.validateSession({
-        appId,
-        id: parsed.id,
-        tokenHash,
-        now,
-        activeBefore: now - settings.activityThrottleMs,
-        idleExpiresAt: now + settings.idleTimeoutMs,
-      });
-    } catch (error) {
-      this.#logger.error('store unavailable during validation', { appId, sessionId: parsed.id, error: String(error) });
-      return { valid: false, code: 'STORE_UNAVAILABLE' };
-    }
-    if (!record) return this.#invalid(appId, 'SESSION_NOT_FOUND', null);
-    if (!hashesEqual(record.tokenHash, tokenHash)) return this.#invalid(appId, 'TOKEN_INVALID', record);
-    if (!isLive(record, now)) return this.#invalid(appId, 'SESSION_EXPIRED', record);
-    const session = toSession(record, settings.roles);
-    const refreshRecommended = now >= session.idleExpiresAt - settings.refreshWindowMs;
-    if (!options.withData) return { valid: true, session, refreshRecommended };
-    const data = record.data === null ? null : this.#requireCipher().open(appId, record.id, record.data);
-    return { valid: true, session, refreshRecommended, data };
+  validateSession(token: string, options: ValidateOptions = {}): Promise<ValidationResult> {
+    return validateSession(this.#ctx, token, options);
   }
 
   /**
@@ -346,167 +218,37 @@ export class Latchkey {
    * A refresh token used again inside the grace window gets the same successor back; any other reuse
    * revokes the session and throws REFRESH_TOKEN_REUSED. Aliased as `refreshWalletSession` and `refresh`.
    */
-  async refreshSession(refreshToken: string, options: { appId?: string } = {}): Promise<IssuedSession> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    const settings = this.settings(appId);
-    const parsed = parseToken('refresh', refreshToken);
-    if (!parsed) throw new LatchkeyError('REFRESH_TOKEN_INVALID');
-    const now = this.#clock.now();
-    const presentedHash = hashSecret(parsed.secret);
-    const sessionSecret = newSecret(this.#random);
-    const refreshSecret = newSecret(this.#random);
-    const successorKey = deriveKey(parsed.secret, SUCCESSOR_INFO);
-    const successor = Buffer.from(
-      aesGcmSeal(successorKey, Buffer.from(`${sessionSecret}.${refreshSecret}`), `${appId}|${parsed.id}`, this.#random),
-    ).toString('base64url');
-
-    const result = await this.#storeCall('rotateRefresh', () =>
-      this.#store.rotateRefresh({
-        appId,
-        id: parsed.id,
-        presentedHash,
-        now,
-        graceMs: settings.refreshGraceMs,
-        retiredLimit: settings.retiredRefreshTokens,
-        next: {
-          tokenHash: hashSecret(sessionSecret),
-          refreshHash: hashSecret(refreshSecret),
-          successor,
-          idleExpiresAt: now + settings.idleTimeoutMs,
-        },
-      }),
-    );
-
-    switch (result.outcome) {
-      case 'rotated': {
-        await this.#record(
-          appId,
-          [draft(now, 'session_refreshed', result.record, { generation: result.record.refresh.generation })],
-          { refreshed: 1 },
-        );
-        return await this.#issued(result.record, settings, sessionSecret, refreshSecret);
-      }
-      case 'grace': {
-        const sealed = result.record.refresh.successor;
-        const opened =
-          sealed === null ? null : aesGcmOpen(successorKey, Buffer.from(sealed, 'base64url'), `${appId}|${parsed.id}`);
-        const [s, r] = opened ? Buffer.from(opened).toString('utf8').split('.') : [];
-        if (!s || !r) {
-          this.#logger.error('grace successor could not be opened', { appId, sessionId: parsed.id });
-          throw new LatchkeyError('REFRESH_TOKEN_INVALID');
-        }
-        return await this.#issued(result.record, settings, s, r);
-      }
-      case 'reused': {
-        const record = result.record;
-        await this.#record(
-          appId,
-          [draft(now, 'refresh_token_reused', record, { generation: record.refresh.generation, revoked: true })],
-          {
-            reuseDetected: 1,
-            revoked: 1,
-          },
-        );
-        await this.#noteRevoked(appId, [record.id]);
-        this.#logger.warn('refresh token reuse detected; session revoked', {
-          appId,
-          sessionId: record.id,
-          account: record.subject,
-        });
-        throw new LatchkeyError('REFRESH_TOKEN_REUSED');
-      }
-      case 'invalid': {
-        const record = await this.#storeCall('getSession', () => this.#store.getSession(appId, parsed.id));
-        if (record && hashesEqual(record.refresh.hash, presentedHash) && !isLive(record, now))
-          throw new LatchkeyError('SESSION_EXPIRED');
-        throw new LatchkeyError('REFRESH_TOKEN_INVALID');
-      }
-    }
+  refreshSession(refreshToken: string, options: { appId?: string } = {}): Promise<IssuedSession> {
+    return refreshSession(this.#ctx, refreshToken, options);
   }
 
   /**
    * Signs out the session a token belongs to. True when a session was revoked. Aliased as
    * `destroySession` and `invalidateWalletSession`.
    */
-  async revokeSession(token: string, options: { appId?: string } = {}): Promise<boolean> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    const result = await this.validateSession(token, { appId });
-    if (!result.valid) {
-      if (result.code === 'STORE_UNAVAILABLE') throw new LatchkeyError('STORE_UNAVAILABLE');
-      return false;
-    }
-    return this.revokeSessionById(result.session.id, { appId, reason: 'logout' });
+  revokeSession(token: string, options: { appId?: string } = {}): Promise<boolean> {
+    return revokeSession(this.#ctx, token, options);
   }
 
   /** Revokes a session by its public id (an operator action, or "sign out that device"). */
-  async revokeSessionById(sessionId: string, options: { appId?: string; reason?: string } = {}): Promise<boolean> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    this.settings(appId);
-    const now = this.#clock.now();
-    // Access-token verifiers learn of the revocation BEFORE the session goes: if that cannot be
-    // recorded, nothing is deleted and the caller hears STORE_UNAVAILABLE (a marker for a session
-    // that survives only fails closed).
-    await this.#storeCall('noteRevoked', () => this.#access.noteRevoked(appId, [sessionId]));
-    const record = await this.#storeCall('deleteSession', () => this.#store.deleteSession(appId, sessionId));
-    if (!record) return false;
-    await this.#record(appId, [draft(now, 'session_revoked', record, { reason: options.reason ?? 'revoked' })], { revoked: 1 });
-    return true;
+  revokeSessionById(sessionId: string, options: { appId?: string; reason?: string } = {}): Promise<boolean> {
+    return revokeSessionById(this.#ctx, sessionId, options);
   }
 
   /** A wallet's live sessions, oldest first (origin 002's `getWalletSessions`, 003's `getActiveSessions`). */
-  async getWalletSessions(account: string, options: { appId?: string } = {}): Promise<Session[]> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    const settings = this.settings(appId);
-    const wallet = parseAccount(account);
-    const records = await this.#storeCall('listWalletSessions', () =>
-      this.#store.listWalletSessions(appId, wallet.account, this.#clock.now()),
-    );
-    return records.map((r) => toSession(r, settings.roles));
+  getWalletSessions(account: string, options: { appId?: string } = {}): Promise<Session[]> {
+    return getWalletSessions(this.#ctx, account, options);
   }
 
   /**
    * Revokes every session of a wallet, or all but one (`keepSessionId`: "sign out everywhere else").
    * Atomic in the store. Returns how many live sessions were revoked.
    */
-  async invalidateAllWalletSessions(
+  invalidateAllWalletSessions(
     account: string,
     options: { appId?: string; keepSessionId?: string } = {},
   ): Promise<{ revoked: number }> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    this.settings(appId);
-    const wallet = parseAccount(account);
-    const now = this.#clock.now();
-    if (this.#access.isRevocationChecked(appId)) {
-      // Mark first (see revokeSessionById); a session created in between is marked after the delete.
-      const live = await this.#storeCall('listWalletSessions', () => this.#store.listWalletSessions(appId, wallet.account, now));
-      const ids = live.map((r) => r.id).filter((id) => id !== options.keepSessionId);
-      await this.#storeCall('noteRevoked', () => this.#access.noteRevoked(appId, ids));
-    }
-    const deleted = await this.#storeCall('deleteWalletSessions', () =>
-      this.#store.deleteWalletSessions(
-        appId,
-        wallet.account,
-        options.keepSessionId === undefined ? { now } : { now, exceptId: options.keepSessionId },
-      ),
-    );
-    await this.#record(
-      appId,
-      [
-        {
-          at: now,
-          type: 'wallet_sessions_revoked',
-          sessionId: options.keepSessionId ?? null,
-          subject: wallet.account,
-          details: { revoked: deleted.length, keptCurrent: options.keepSessionId !== undefined },
-        },
-      ],
-      { revoked: deleted.length },
-    );
-    await this.#noteRevoked(
-      appId,
-      deleted.map((r) => r.id),
-    );
-    return { revoked: deleted.length };
+    return invalidateAllWalletSessions(this.#ctx, account, options);
   }
 
   /** The identity behind a valid token, or null (origin 003's `getUserFromToken`). */
@@ -539,81 +281,35 @@ export class Latchkey {
   // ---- session data ---------------------------------------------------------------------------
 
   /** Decrypts the app data of the session behind a token (null when it has none). */
-  async getSessionData(token: string, options: { appId?: string } = {}): Promise<unknown> {
-    const result = await this.validateSession(token, { ...options, withData: true });
-    if (!result.valid) throw new LatchkeyError(result.code);
-    return result.data;
+  getSessionData(token: string, options: { appId?: string } = {}): Promise<unknown> {
+    return getSessionData(this.#ctx, token, options);
   }
 
   /** Replaces the app data of the session behind a token, sealed with the current key. */
-  async setSessionData(token: string, data: unknown, options: { appId?: string } = {}): Promise<void> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    if (data !== null) sessionDataJson(data);
-    const result = await this.validateSession(token, { appId });
-    if (!result.valid) throw new LatchkeyError(result.code);
-    const sealed = data === null ? null : this.#requireCipher().seal(appId, result.session.id, data);
-    const ok = await this.#storeCall('setSessionData', () =>
-      this.#store.setSessionData(appId, result.session.id, sealed, this.#clock.now()),
-    );
-    if (!ok) throw new LatchkeyError('SESSION_EXPIRED');
+  setSessionData(token: string, data: unknown, options: { appId?: string } = {}): Promise<void> {
+    return setSessionData(this.#ctx, token, data, options);
   }
 
   // ---- operations -----------------------------------------------------------------------------
 
   /** Deletes expired sessions in every app and audits each one. Runs on a schedule too. */
-  async cleanupExpiredSessions(): Promise<{ removed: number }> {
-    const now = this.#clock.now();
-    let removed = 0;
-    for (;;) {
-      const batch = await this.#storeCall('cleanupExpired', () => this.#store.cleanupExpired(now, CLEANUP_BATCH));
-      const byApp = new Map<string, SessionRecord[]>();
-      for (const r of batch) byApp.set(r.appId, [...(byApp.get(r.appId) ?? []), r]);
-      for (const [appId, records] of byApp) {
-        await this.#record(
-          appId,
-          records.map((r) => draft(now, 'session_expired', r, { reason: now >= r.absoluteExpiresAt ? 'absolute' : 'idle' })),
-          { expired: records.length },
-        );
-      }
-      removed += batch.length;
-      if (batch.length < CLEANUP_BATCH) break;
-    }
-    if (removed > 0) this.#logger.info('expired sessions cleaned up', { removed });
-    return { removed };
+  cleanupExpiredSessions(): Promise<{ removed: number }> {
+    return cleanupExpiredSessions(this.#ctx);
   }
 
   /** Live sessions by chain and auth method, and lifecycle counters (origin 003's `getSessionStats`). */
-  async getSessionStats(options: { appId?: string } = {}): Promise<StoreStats & { appId: string }> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    this.settings(appId);
-    const stats = await this.#storeCall('readStats', () => this.#store.readStats(appId, this.#clock.now()));
-    return { appId, ...stats };
+  getSessionStats(options: { appId?: string } = {}): Promise<StoreStats & { appId: string }> {
+    return getSessionStats(this.#ctx, options);
   }
 
   /** Audit entries in chain order, by wallet and time. */
-  async queryAudit(options: AuditQueryOptions = {}): Promise<AuditEntry[]> {
-    const appId = parseInput(appOption, { appId: options.appId }, 'appId').appId ?? DEFAULT_APP_ID;
-    this.settings(appId);
-    const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? 100)), 1000);
-    const subject = options.account === undefined ? undefined : parseAccount(options.account).account;
-    return this.#storeCall('queryAudit', () =>
-      this.#store.queryAudit(appId, {
-        limit,
-        ...(subject === undefined ? {} : { subject }),
-        ...(options.since === undefined ? {} : { since: options.since }),
-        ...(options.until === undefined ? {} : { until: options.until }),
-        ...(options.afterSeq === undefined ? {} : { afterSeq: options.afterSeq }),
-      }),
-    );
+  queryAudit(options: AuditQueryOptions = {}): Promise<AuditEntry[]> {
+    return queryAudit(this.#ctx, options);
   }
 
   /** Walks the app's audit chain and reports the first edited, deleted or re-linked entry. */
-  async verifyAudit(options: { appId?: string } = {}): Promise<AuditVerifyResult> {
-    const appId = options.appId ?? DEFAULT_APP_ID;
-    this.settings(appId);
-    return verifyAuditChain((afterSeq) =>
-      this.#storeCall('queryAudit', () => this.#store.queryAudit(appId, { afterSeq, limit: 1000 })),
-    );
+  verifyAudit(options: { appId?: string } = {}): Promise<AuditVerifyResult> {
+    return verifyAudit(this.#ctx, options);
   }
 
   // ---- the origin documents' names ------------------------------------------------------------
@@ -652,107 +348,4 @@ export class Latchkey {
   getActiveSessions(account: string, options?: { appId?: string }): Promise<Session[]> {
     return this.getWalletSessions(account, options);
   }
-
-  // ---- internals ------------------------------------------------------------------------------
-
-  #requireCipher(): SessionDataCipher {
-    if (!this.#cipher) throw new LatchkeyError('ENCRYPTION_KEY_MISSING');
-    return this.#cipher;
-  }
-
-  async #issued(
-    record: SessionRecord,
-    settings: AppSettings,
-    sessionSecret: string,
-    refreshSecret: string,
-    accessToken?: string,
-  ): Promise<IssuedSession> {
-    const issued: IssuedSession = {
-      session: toSession(record, settings.roles),
-      token: formatToken('session', record.id, sessionSecret),
-      refreshToken: formatToken('refresh', record.id, refreshSecret),
-    };
-    if (settings.accessTokens) issued.accessToken = accessToken ?? (await this.#access.issue(record.appId, record));
-    return issued;
-  }
-
-  /** Tells access-token verifiers on every node; a failure is logged (the session is already gone). */
-  async #noteRevoked(appId: string, sessionIds: string[]): Promise<void> {
-    try {
-      await this.#access.noteRevoked(appId, sessionIds);
-    } catch (error) {
-      this.#logger.error('revocation could not be recorded for access-token verifiers', {
-        appId,
-        sessionIds,
-        error: String(error),
-      });
-    }
-  }
-
-  async #storeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof LatchkeyError) throw error;
-      this.#logger.error('store call failed', { operation, error: String(error) });
-      throw new LatchkeyError('STORE_UNAVAILABLE', { cause: error });
-    }
-  }
-
-  async #invalid(
-    appId: string,
-    code: Exclude<InvalidSessionCode, 'STORE_UNAVAILABLE'>,
-    record: SessionSnapshot | null,
-  ): Promise<ValidationResult> {
-    // Session ids are public, so anyone can make a token that names one: such failures are audited
-    // at most once a minute per session (counted always), or they could fill the audit log.
-    const now = this.#clock.now();
-    let drafts: AuditDraft[] = [];
-    if (record) {
-      const isFirstThisMinute = await this.#store
-        .addEntry(
-          appId,
-          AUDIT_THROTTLE_NAMESPACE,
-          { key: `validation_failed:${record.id}`, value: '1', expiresAt: now + 60_000 },
-          now,
-        )
-        .catch(() => false);
-      if (isFirstThisMinute) drafts = [draft(now, 'validation_failed', record, { code })];
-    }
-    await this.#record(appId, drafts, { validationFailed: 1 });
-    return { valid: false, code };
-  }
-
-  /** Audit and counters after an operation. Their failure is logged, not thrown: the operation already happened. */
-  async #record(appId: string, drafts: AuditDraft[], counters: Partial<Record<StatsCounter, number>>): Promise<void> {
-    const nonZero = Object.fromEntries(Object.entries(counters).filter(([, v]) => v !== 0));
-    const writes: Promise<unknown>[] = [];
-    if (drafts.length > 0) writes.push(this.#store.appendAudit(appId, drafts));
-    if (Object.keys(nonZero).length > 0) writes.push(this.#store.incrementCounters(appId, nonZero));
-    const results = await Promise.allSettled(writes);
-    for (const r of results) {
-      if (r.status === 'rejected')
-        this.#logger.error('audit or counter write failed', {
-          appId,
-          events: drafts.map((d) => d.type),
-          error: String(r.reason),
-        });
-    }
-  }
-}
-
-function draft(
-  at: number,
-  type: AuditEventType,
-  record: Pick<SessionRecord, 'id' | 'subject'>,
-  details: AuditDraft['details'],
-): AuditDraft {
-  return { at, type, sessionId: record.id, subject: record.subject, details };
-}
-
-function deviceDetails(record: SessionRecord): AuditDraft['details'] {
-  const d: AuditDraft['details'] = {};
-  if (record.device.deviceId !== undefined) d.deviceId = record.device.deviceId;
-  if (record.device.ip !== undefined) d.ip = record.device.ip;
-  return d;
 }

@@ -5,7 +5,7 @@ import { type ErrorCode, LatchkeyError } from '../errors/index.js';
 import type { Clock, RandomSource } from '../runtime.js';
 import type { AppSettings, SignInSettings } from '../session/config.js';
 import { DEFAULT_APP_ID } from '../session/config.js';
-import type { IssuedSession } from '../session/engine.js';
+import type { IssuedSession } from '../session/issue.js';
 import { type CreateSessionInput, deviceInput, parseInput } from '../session/inputs.js';
 import type { Store } from '../store/contract.js';
 import { parseAccount } from '../subject/index.js';
