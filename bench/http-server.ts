@@ -5,7 +5,8 @@
  * closes (the parent is gone), after closing its server and clients.
  */
 import { parseArgs } from 'node:util';
-import { isTargetName, type RunningTarget, TARGETS } from './http-targets.js';
+import type { RunningTarget } from './http-target.js';
+import { isTargetName, TARGETS } from './http-targets.js';
 
 /** The line the parent reads from this process's stdout. */
 export interface TargetReady {
@@ -42,7 +43,8 @@ process.on('SIGTERM', () => void stop());
 process.stdin.on('end', () => void stop());
 process.stdin.resume();
 
-running = await TARGETS[name]({ keyPrefix, directory, sessions });
+const build = await TARGETS[name]();
+running = await build({ keyPrefix, directory, sessions });
 const ready: TargetReady = {
   port: running.port,
   credentialHeader: running.credentialHeader,

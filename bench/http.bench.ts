@@ -273,7 +273,7 @@ function printCpu(results: Map<TargetName, Measured>): void {
   const busiest = Math.max(...rows.map(({ cpu }) => cpu.other / cpu.seconds));
   if (busiest > OTHER_JOBS_WARNING) {
     console.log(
-      `WARNING: other jobs on this machine used up to ${(busiest * 100).toFixed(0)}% of a core while a target was measured; req/s and latency are not trustworthy (CPU per request holds up better).`,
+      `WARNING: other jobs on this machine used up to ${(busiest * 100).toFixed(0)}% of a core while a target was measured; req/s and latency are not trustworthy, and CPU per request is inflated too (less so).`,
     );
   }
 }
@@ -286,7 +286,7 @@ function printRatio(results: Map<TargetName, Measured>, a: TargetName, b: Target
   const ratio = x.result.requests.average / y.result.requests.average;
   console.log(`${LABELS[a]} vs ${LABELS[b]}: ${shown(ratio)} (goal ${goalText}: ${ratio >= goal ? 'met' : 'NOT met'})`);
   if (x.cpu && y.cpu) {
-    // The same comparison from CPU per request (server + Redis), which other jobs on the machine disturb less.
+    // The same comparison from CPU per request (server + Redis), which other jobs on the machine disturb less than req/s.
     const perRequest = (result: LoadResult, cpu: CpuUse): number => (cpu.server + cpu.redis) / result.requests.total;
     const cpuRatio = perRequest(y.result, y.cpu) / perRequest(x.result, x.cpu);
     console.log(`  by server + Redis CPU per request: ${shown(cpuRatio)}`);
