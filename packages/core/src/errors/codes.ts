@@ -96,6 +96,7 @@ export const ERROR_CODES = {
   API_KEY_INVALID: { category: 'authentication', status: 401, message: 'API key is invalid.' },
   API_KEY_APP_MISMATCH: { category: 'authorization', status: 403, message: 'This API key belongs to another app.' },
   CSRF_REJECTED: { category: 'authorization', status: 403, message: 'Cross-site request refused.' },
+  SCOPE_READ_ONLY: { category: 'authorization', status: 403, message: 'A read-only session cannot do this.' },
   RATE_LIMITED: { category: 'authorization', status: 429, message: 'Too many requests; retry later.' },
   STORE_UNAVAILABLE: { category: 'store', status: 503, message: 'The session store could not answer.' },
   CONFIG_INVALID: { category: 'system', status: 500, message: 'Configuration is invalid.' },

@@ -101,7 +101,7 @@ export type CookieOptions =
       /**
        * Cookie that carries the session token when there is no `Authorization` header. The Latchkey
        * server's name for an app is `defaultCookieName(appId)`, `'__Host-latchkey-session-<appId>'`; over
-       * plain http://localhost the server drops the prefix: `'latchkey-session-<appId>'`.
+       * a server run with `cookies.secure: false` drops the prefix: `'latchkey-session-<appId>'`.
        */
       cookieName: string;
       /**
@@ -126,7 +126,7 @@ export type WalletAuthenticationOptions = CommonOptions &
   CookieOptions &
   (EngineModeOptions | RemoteModeOptions | JwtModeOptions);
 
-/** The session cookie the Latchkey server sets off localhost, by app: a value for `cookieName`. */
+/** The session cookie the Latchkey server sets (Secure, `__Host-`), by app: a value for `cookieName`. */
 export function defaultCookieName(appId: string): string {
   return `__Host-latchkey-session-${appId}`;
 }

@@ -168,6 +168,7 @@ describe('usage mistakes: one line on stderr naming the flag, exit 2', () => {
 });
 
 describe('operator commands on the SQLite store', () => {
+  const HS256_SECRET = 'hs256-shared-secret-for-the-orders-api-0123456789';
   const issued: string[] = [];
   let sessionIds: string[] = [];
   let dataKey = '';
@@ -279,9 +280,39 @@ describe('operator commands on the SQLite store', () => {
     expect((await inDir(['api-keys', 'list', '--app', 'shop', '--json'])).stdout).not.toContain(second.id);
   });
 
+  it('apps create seals an HS256 secret in the store and never prints it, and the app still loads with it', async () => {
+    const secret = HS256_SECRET;
+    writeFileSync(join(dir, 'orders.json'), JSON.stringify({ accessTokens: { algorithm: 'HS256', secret, audience: 'orders' } }));
+    const created = await inDir(['apps', 'create', '--id', 'orders', '--settings', 'orders.json', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).not.toContain(secret);
+    expect(JSON.parse(created.stdout).settings).toEqual({
+      accessTokens: { algorithm: 'HS256', secret: '[Redacted]', audience: 'orders' },
+    });
+    const human = await inDir(['apps', 'create', '--id', 'orders2', '--settings', 'orders.json']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).not.toContain(secret);
+
+    const store = openSqliteStore({ path: join(dir, '.latchkey', 'latchkey.db') });
+    const stored = await store.listEntries('_system', 'apps', Date.now());
+    await store.close();
+    const entry = stored.find((e) => e.key === 'orders');
+    expect(entry).toBeDefined();
+    expect(entry!.value).not.toContain(secret);
+    expect(JSON.parse(entry!.value).accessTokens).toMatchObject({ algorithm: 'HS256', audience: 'orders' });
+
+    // Every command opens it with the data keys: the app is there, with HS256.
+    const listed = JSON.parse((await inDir(['apps', 'list', '--json'])).stdout) as {
+      apps: { id: string; accessTokens: { algorithm: string } | null }[];
+    };
+    expect(listed.apps.find((a) => a.id === 'orders')).toMatchObject({ accessTokens: { algorithm: 'HS256' } });
+    expect(JSON.stringify(listed)).not.toContain(secret);
+  });
+
   it('no output of any command held a session token, a refresh token or a data key', () => {
     const all = transcript.join('\n');
     expect(issued.length).toBe(4);
     for (const secret of [...issued, dataKey]) expect(all).not.toContain(secret);
+    expect(all).not.toContain(HS256_SECRET);
   });
 });

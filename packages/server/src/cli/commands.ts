@@ -13,12 +13,13 @@ import {
   DATA_KEYS_ENV,
   ENV,
   jsonSyntaxDetail,
-  listStoredApps,
+  listStoredAppIds,
   openRuntime,
   type Runtime,
   saveNewApp,
   UsageError,
 } from '../config/index.js';
+import { redactAppSettings } from '../http/stored-apps.js';
 import { createApiKey } from '../index.js';
 import { type Flags, type FlagValues, requiredFlag, stringFlag } from './args.js';
 import { type CliIo, json, table, time } from './output.js';
@@ -137,7 +138,8 @@ const appsCreate: Command = {
   usage: 'latchkey apps create --id ID [--settings FILE] [--name NAME] [--store STORE] [--config FILE] [--json]',
   details: [
     'The settings file holds the app\'s settings as JSON (the same fields as the config file\'s "defaults",',
-    'which they override). A running server learns the app on the first request that names it.',
+    'which they override). A secret in it (an HS256 accessTokens.secret) is stored sealed with the data keys',
+    'and never printed. A running server learns the app on the first request that names it.',
   ].join('\n'),
   flags: {
     id: { type: 'string', value: 'ID', description: `the new app's id (${APP_ID_PATTERN.source})` },
@@ -162,10 +164,12 @@ const appsCreate: Command = {
         }
         throw error;
       }
-      if (!(await saveNewApp(runtime.store, { id, settings }))) throw new UsageError('--id', `app "${id}" already exists`);
+      const isSaved = await saveNewApp(runtime.store, { id, settings }, { cipher: runtime.cipher });
+      if (!isSaved) throw new UsageError('--id', `app "${id}" already exists`);
       const key = await createApiKey(runtime.store, id, name);
       if (values.json) {
-        io.out(json({ app: id, settings, apiKey: key }));
+        // Secrets in the settings were sealed into the store; they are never printed.
+        io.out(json({ app: id, settings: redactAppSettings(settings), apiKey: key }));
       } else {
         io.out(`Created app "${id}" in ${runtime.storeLabel}.\n`);
         printApiKey(io, id, key);
@@ -201,7 +205,7 @@ const appsList: Command = {
   flags: { ...STORE_FLAGS, ...JSON_FLAG },
   run: (io, values) =>
     withRuntime(io, values, async (runtime) => {
-      const stored = new Set((await listStoredApps(runtime.store)).map((a) => a.id));
+      const stored = new Set(await listStoredAppIds(runtime.store));
       const apps = runtime.latchkey.appIds().map((id) => {
         const s = runtime.latchkey.settings(id);
         return {

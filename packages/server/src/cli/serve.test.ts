@@ -1,6 +1,6 @@
 // End to end: `latchkey serve` from the BUILT CLI (dist/cli/main.js, from `npm run build`), on a real port.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -298,6 +298,34 @@ describe('restarts, stored apps and the environment', () => {
     expect(active.body).toMatchObject({ active: true, session: { appId: 'shop', roles: ['buyer'] } });
     expect((await introspect(onDefault.token)).body).toEqual({ active: false }); // another app's session
     expect((await introspect(onShop.token, `${apiKey.slice(0, -2)}xx`)).status).toBe(401);
+    expect((await served.stop()).code).toBe(0);
+  });
+
+  it('apps create with an HS256 secret, then serve: the server opens the sealed secret and signs with it', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const secret = 'hs256-secret-shared-with-the-orders-api-0123456789';
+    writeFileSync(
+      join(cwd, 'orders.json'),
+      JSON.stringify({
+        signIn: { domain: `127.0.0.1:${port}`, origin, chainIds: [1] },
+        accessTokens: { algorithm: 'HS256', secret, audience: 'orders' },
+      }),
+    );
+    const created = await cli(['apps', 'create', '--id', 'orders', '--settings', 'orders.json', '--json'], { cwd });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).not.toContain(secret);
+    expect(readFileSync(join(cwd, '.latchkey', 'latchkey.db')).includes(secret)).toBe(false);
+
+    const served = await serve(['--port', String(port), '--log-level', 'warn'], { cwd });
+    expect(served.output().stdout).toContain('apps: default, orders');
+    const issued = await signIn(served.url, privateKeyToAccount(generatePrivateKey()), 'orders');
+    const [header, payload, signature] = (issued.accessToken as string).split('.') as [string, string, string];
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'HS256' });
+    expect(createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url')).toBe(signature);
+    const { stdout, stderr } = served.output();
+    expect(stdout + stderr).not.toContain(secret);
     expect((await served.stop()).code).toBe(0);
   });
 

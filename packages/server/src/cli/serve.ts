@@ -1,24 +1,13 @@
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@latchkey/core';
-import { type Logger as PinoLogger, pino } from 'pino';
+import { pino } from 'pino';
 import { DATA_KEYS_ENV, openRuntime, type Runtime } from '../config/index.js';
+import { engineLogger, serverLogger } from '../http/logging.js';
 import { createServer } from '../index.js';
 import { type FlagValues, stringFlag } from './args.js';
 import type { CliIo } from './output.js';
 
 /** How long in-flight requests may take to finish after SIGTERM before the process gives up (ms). */
 const DRAIN_TIMEOUT_MS = 10_000;
-
-/** The engine says what it did through the server's pino logger. */
-function engineLogger(log: PinoLogger): Logger {
-  const child = log.child({ component: 'engine' });
-  return {
-    error: (message, context) => child.error(context ?? {}, message),
-    warn: (message, context) => child.warn(context ?? {}, message),
-    info: (message, context) => child.info(context ?? {}, message),
-    debug: (message, context) => child.debug(context ?? {}, message),
-  };
-}
 
 function startupLines(runtime: Runtime, url: string): string[] {
   const lines = [
@@ -70,8 +59,15 @@ export async function serve(io: CliIo, values: FlagValues): Promise<number> {
   let app: Awaited<ReturnType<typeof createServer>>;
   try {
     const logger = runtime.logLevel === 'silent' ? false : pino({ level: runtime.logLevel });
-    if (logger) runtime.latchkey.setLogger(engineLogger(logger));
-    app = await createServer({ latchkey: runtime.latchkey, store: runtime.store, logger, ...runtime.server });
+    // The engine logs through the server's redaction rules too.
+    if (logger) runtime.latchkey.setLogger(engineLogger(serverLogger(logger)));
+    app = await createServer({
+      latchkey: runtime.latchkey,
+      store: runtime.store,
+      logger,
+      dataKeys: runtime.dataKeyRing,
+      ...runtime.server,
+    });
     await app.listen({ host: runtime.host, port: runtime.port });
   } catch (error) {
     await runtime.close().catch(() => {});

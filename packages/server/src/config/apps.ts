@@ -1,8 +1,14 @@
-import { type AppSettingsInput, DEFAULT_APP_ID, type Latchkey, type Store } from '@latchkey/core';
+import {
+  type AppSettingsInput,
+  DEFAULT_APP_ID,
+  type Latchkey,
+  LatchkeyError,
+  type SessionDataCipher,
+  type Store,
+} from '@latchkey/core';
+import { APPS_NAMESPACE, openAppSettings, SYSTEM_APP_ID, sealAppSettings } from '../http/stored-apps.js';
 
-/** Apps created at run time live as entries of this pseudo-app (not a valid app id, so never a tenant). */
-export const SYSTEM_APP_ID = '_system';
-export const APPS_NAMESPACE = 'apps';
+export { APPS_NAMESPACE, SYSTEM_APP_ID };
 /** An app's API keys: entries of the app's own namespace, as `createApiKey` writes them. */
 export const API_KEYS_NAMESPACE = 'api-keys';
 /** Entries that should not expire: 100 years. */
@@ -13,48 +19,48 @@ export interface StoredApp {
   settings: AppSettingsInput;
 }
 
-/** The apps kept in the store (`_system` / `apps`), by id. A value that is not JSON is skipped. */
-export async function listStoredApps(store: Store, now: number = Date.now()): Promise<StoredApp[]> {
-  const entries = await store.listEntries(SYSTEM_APP_ID, APPS_NAMESPACE, now);
-  const apps: StoredApp[] = [];
-  for (const entry of entries) {
-    try {
-      apps.push({ id: entry.key, settings: JSON.parse(entry.value) as AppSettingsInput });
-    } catch {
-      // An unreadable entry is reported by loadStoredApps, not here.
-      apps.push({ id: entry.key, settings: entry.value as unknown as AppSettingsInput });
-    }
-  }
-  return apps;
-}
-
-/** Writes a new app; false when one with that id is already stored (atomic: of two creates, one wins). */
-export function saveNewApp(store: Store, app: StoredApp, now: number = Date.now()): Promise<boolean> {
-  return store.addEntry(
-    SYSTEM_APP_ID,
-    APPS_NAMESPACE,
-    { key: app.id, value: JSON.stringify(app.settings), expiresAt: now + FOREVER_MS },
-    now,
-  );
+/** The ids of the apps kept in the store (`_system` / `apps`), whether or not their settings still load. */
+export async function listStoredAppIds(store: Store, now: number = Date.now()): Promise<string[]> {
+  return (await store.listEntries(SYSTEM_APP_ID, APPS_NAMESPACE, now)).map((entry) => entry.key);
 }
 
 /**
- * Adds every stored app to the engine, as the server does at start. The `default` app is
- * configured, never stored; an app whose settings no longer validate is skipped and named.
+ * Writes a new app; false when one with that id is already stored (atomic: of two creates, one wins).
+ * Secrets in the settings (an HS256 `accessTokens.secret`) are sealed with the data keys first; without
+ * a cipher such settings are refused, never stored in plain text.
  */
-export async function loadStoredApps(latchkey: Latchkey, store: Store): Promise<{ loaded: string[]; skipped: string[] }> {
+export function saveNewApp(
+  store: Store,
+  app: StoredApp,
+  options: { cipher?: SessionDataCipher; now?: number } = {},
+): Promise<boolean> {
+  const now = options.now ?? Date.now();
+  const value = sealAppSettings(options.cipher ?? null, app.id, app.settings);
+  return store.addEntry(SYSTEM_APP_ID, APPS_NAMESPACE, { key: app.id, value, expiresAt: now + FOREVER_MS }, now);
+}
+
+/**
+ * Adds every stored app to the engine, as the server does at start, opening sealed secrets with the
+ * cipher. The `default` app is configured, never stored; an app whose settings no longer validate (or
+ * whose secret does not open) is skipped and named, never with a value.
+ */
+export async function loadStoredApps(
+  latchkey: Latchkey,
+  store: Store,
+  cipher: SessionDataCipher | null,
+): Promise<{ loaded: string[]; skipped: string[] }> {
   const loaded: string[] = [];
   const skipped: string[] = [];
-  for (const app of await listStoredApps(store)) {
-    if (app.id === DEFAULT_APP_ID || typeof app.settings !== 'object' || app.settings === null) {
-      skipped.push(`${app.id}: not a valid stored app`);
+  for (const entry of await store.listEntries(SYSTEM_APP_ID, APPS_NAMESPACE, Date.now())) {
+    if (entry.key === DEFAULT_APP_ID) {
+      skipped.push(`${entry.key}: not a valid stored app`);
       continue;
     }
     try {
-      latchkey.addApp(app.id, app.settings);
-      loaded.push(app.id);
+      latchkey.addApp(entry.key, openAppSettings(cipher, entry.key, entry.value));
+      loaded.push(entry.key);
     } catch (error) {
-      skipped.push(`${app.id}: ${(error as Error).message}`);
+      skipped.push(`${entry.key}: ${error instanceof LatchkeyError ? error.message : 'settings could not be applied'}`);
     }
   }
   return { loaded, skipped };

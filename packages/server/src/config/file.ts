@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { APP_ID_PATTERN, appSettingsSchema, DEFAULT_APP_ID } from '@latchkey/core';
 import { z } from 'zod';
+import { checkTrustProxy } from '../http/options.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -63,14 +64,33 @@ export const configFileSchema = z
         port: z.number().int().min(0).max(65_535).optional(),
         /** pino level; overridden by `--log-level` and `LATCHKEY_LOG_LEVEL`. */
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
-        /** Trust `X-Forwarded-*` from a proxy in front. Off. */
-        trustProxy: z.boolean().optional(),
+        /**
+         * Take the client address from `X-Forwarded-For` set by the proxies in front, named by address or
+         * CIDR (`["127.0.0.1"]`, `["10.0.0.0/8"]`, also `loopback`, `linklocal`, `uniquelocal`). Off.
+         */
+        trustProxy: z
+          .unknown()
+          .superRefine((value, ctx) => {
+            const checked = checkTrustProxy(value);
+            if ('problem' in checked) ctx.addIssue({ code: 'custom', message: checked.problem });
+          })
+          .transform((value) => value as false | string | string[])
+          .optional(),
+        /**
+         * `secure: false` lets apps that are not served over https have cookies without `Secure` (plain
+         * http://localhost). Default: `Secure` with the `__Host-` prefix; an https app always.
+         */
         cookies: z.object({ secure: z.boolean().optional() }).strict().optional(),
+        /** Seconds between two store reads of `/metrics`' active-sessions gauge, 1-3600. 15. */
+        metrics: z
+          .object({ statsIntervalSeconds: positiveInt.max(3600).optional() })
+          .strict()
+          .optional(),
         rateLimits: z
           .object({
             /** Seconds per counting window, 1-86400. 60. */
             windowSeconds: positiveInt.max(86_400).optional(),
-            /** Requests per IP and, separately, per wallet, per window; 0 turns a limit off. 30, 10, 30. */
+            /** Requests per client address (an IPv6 client by its /64) per window; 0 turns a limit off. 30, 10, 30. */
             nonce: z.number().int().nonnegative().optional(),
             signIn: z.number().int().nonnegative().optional(),
             refresh: z.number().int().nonnegative().optional(),

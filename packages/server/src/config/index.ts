@@ -2,7 +2,7 @@ export {
   API_KEYS_NAMESPACE,
   APPS_NAMESPACE,
   FOREVER_MS,
-  listStoredApps,
+  listStoredAppIds,
   loadStoredApps,
   type StoredApp,
   SYSTEM_APP_ID,

@@ -112,16 +112,42 @@ describe('openRuntime: where each setting comes from', () => {
       apps: { shop: { maxSessionsPerWallet: 3 } },
       dataKeys: { current: 'k1', keys: { k1: KEY } },
       smartAccounts: { rpcUrls: { 1: 'https://rpc.example' }, timeoutMs: 2000 },
-      server: { cookies: { secure: true }, rateLimits: { windowSeconds: 60, nonce: 30 }, trustProxy: true },
+      // Adapted: trustProxy names the proxies now, never `true`.
+      server: { cookies: { secure: true }, rateLimits: { windowSeconds: 60, nonce: 30 }, trustProxy: ['10.0.0.1'] },
     });
     const runtime = await open({ flags: { config } });
     expect(runtime.latchkey.appIds().sort()).toEqual(['default', 'shop']);
     expect(runtime.latchkey.settings('shop').maxSessionsPerWallet).toBe(3);
     expect(runtime.latchkey.settings('default').signIn?.domain).toBe('app.example');
     expect(runtime.localDefaults).toEqual({ signIn: false, accessTokens: true });
-    expect(runtime.server).toEqual({ cookies: { secure: true }, rateLimits: { windowSeconds: 60, nonce: 30 }, trustProxy: true });
+    expect(runtime.server).toEqual({
+      cookies: { secure: true },
+      rateLimits: { windowSeconds: 60, nonce: 30 },
+      trustProxy: ['10.0.0.1'],
+    });
     expect(runtime.dataKeys).toEqual({ source: 'config', warnings: [] });
     expect(() => statSync(join(cwd, '.latchkey'))).toThrow();
+  });
+
+  it('server.trustProxy names the proxies by address or CIDR, never true or a hop count', async () => {
+    const bad = async (trustProxy: unknown): Promise<string> =>
+      (await usageError(open({ flags: { config: writeConfig({ store: 'memory', server: { trustProxy } }) } }))).message;
+    expect(await bad(true)).toMatch(/server\.trustProxy: true trusts every hop.*address or CIDR/);
+    expect(await bad(1)).toMatch(/server\.trustProxy: a hop count/);
+    expect(await bad(['10.0.0.0/33'])).toMatch(/server\.trustProxy/);
+    expect(await bad(['proxy.internal'])).toMatch(/server\.trustProxy/);
+    for (const trustProxy of [['10.0.0.1', '192.168.0.0/16', 'fd00::/8', 'loopback'], '127.0.0.1', false]) {
+      const runtime = await open({ flags: { config: writeConfig({ store: 'memory', server: { trustProxy } }) } });
+      expect(runtime.server.trustProxy).toEqual(trustProxy);
+    }
+  });
+
+  it('cookies: Secure unless configured off; the local default on a loopback host turns it off', async () => {
+    expect((await open({ flags: { store: 'memory' } })).server.cookies).toEqual({ secure: false });
+    const remote = await open({ flags: { store: 'memory', host: '0.0.0.0' } });
+    expect(remote.server.cookies).toBeUndefined();
+    const config = writeConfig({ store: 'memory', server: { cookies: { secure: true } } });
+    expect((await open({ flags: { config } })).server.cookies).toEqual({ secure: true });
   });
 
   it('LATCHKEY_DATA_KEYS beats the config file and is checked', async () => {

@@ -1,13 +1,18 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import {
   type AppSettingsInput,
+  cryptoRandom,
+  type DataKeyRing,
   DEFAULT_APP_ID,
   Latchkey,
   type LatchkeyOptions,
+  SessionDataCipher,
   type SmartAccountVerifier,
   type Store,
 } from '@latchkey/core';
 import { createPublicClient, http } from 'viem';
+import type { TrustProxy } from '../http/options.js';
 import { loadStoredApps } from './apps.js';
 import { type ResolvedDataKeys, resolveDataKeys } from './data-keys.js';
 import { UsageError } from './errors.js';
@@ -39,11 +44,12 @@ export interface RuntimeRequest {
   flags?: { store?: string; config?: string; host?: string; port?: string; logLevel?: string };
 }
 
-/** What `createServer` takes beside the engine, the store and the logger. */
+/** What `createServer` takes beside the engine, the store, the logger and the data keys. */
 export interface ServerSettings {
   cookies?: { secure?: boolean };
   rateLimits?: { windowSeconds?: number; nonce?: number; signIn?: number; refresh?: number };
-  trustProxy?: boolean;
+  trustProxy?: TrustProxy;
+  metrics?: { statsIntervalSeconds?: number };
 }
 
 /** Which conveniences the default app got because the config left them out. */
@@ -66,7 +72,12 @@ export interface Runtime {
   readonly port: number;
   readonly logLevel: LogLevel;
   readonly server: ServerSettings;
+  /** Where the data keys came from (never the keys). */
   readonly dataKeys: Omit<ResolvedDataKeys, 'ring'>;
+  /** The data keys themselves, for `createServer` (to open stored app secrets). Never print it. */
+  readonly dataKeyRing: DataKeyRing;
+  /** Seals and opens the secrets of stored app settings (`apps create`). */
+  readonly cipher: SessionDataCipher;
   readonly localDefaults: LocalDefaults;
   /** Apps read from the store at start. */
   readonly storedApps: readonly string[];
@@ -127,6 +138,11 @@ function resolveSettings(request: RuntimeRequest): Settings {
     logLevel = levelText.value as LogLevel;
   }
   return { config, store, host, port, logLevel };
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 function urlFor(host: string, port: number): string {
@@ -190,9 +206,10 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
     await store.close().catch(() => {});
     throw error;
   }
+  const cipher = new SessionDataCipher(keys.ring, cryptoRandom);
   let stored: { loaded: string[]; skipped: string[] };
   try {
-    stored = await loadStoredApps(latchkey, store);
+    stored = await loadStoredApps(latchkey, store, cipher);
   } catch (error) {
     latchkey.close();
     await store.close().catch(() => {});
@@ -201,8 +218,12 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
 
   const server: ServerSettings = {};
   if (config.server?.cookies) server.cookies = config.server.cookies;
+  // The local default: on a loopback address, plain-HTTP apps (http://127.0.0.1:8787) get cookies a browser
+  // keeps. An https app's cookies stay Secure whatever this says (behind a proxy on 127.0.0.1 too).
+  else if (isLoopback(settings.host)) server.cookies = { secure: false };
   if (config.server?.rateLimits) server.rateLimits = config.server.rateLimits;
   if (config.server?.trustProxy !== undefined) server.trustProxy = config.server.trustProxy;
+  if (config.server?.metrics) server.metrics = config.server.metrics;
 
   const warnings = [...keys.warnings, ...stored.skipped.map((s) => `stored app skipped: ${s}`)];
   const { ring: _ring, ...dataKeys } = keys;
@@ -216,6 +237,8 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
     logLevel: settings.logLevel,
     server: Object.freeze(server),
     dataKeys: Object.freeze(dataKeys),
+    dataKeyRing: keys.ring,
+    cipher,
     localDefaults: Object.freeze(local.applied),
     storedApps: Object.freeze(stored.loaded),
     warnings: Object.freeze(warnings),

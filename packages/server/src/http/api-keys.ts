@@ -82,12 +82,16 @@ export interface ApiKeyHost {
   clock: Clock;
   storeFailed(operation: string, error: unknown): LatchkeyError;
   challenge(error?: 'invalid_token' | 'invalid_request'): Record<string, string>;
+  /** Re-reads the apps kept in the store, at most once a second (the AppDirectory's reload). */
+  reloadApps(): Promise<void>;
 }
 
 /**
  * Verifies `lka_` keys against the stored hashes in constant time. An app's key list is read at most
  * every 5 seconds (so a deleted key stops working within 5 seconds), and a key id it does not hold
  * re-reads it at most once a second (so a new key works at once without junk ids driving store reads).
+ * A key found in no app the engine knows re-reads the stored apps (at most once a second) and looks
+ * once more in the apps that appeared, so the key of an app created after start works at once.
  */
 export class ApiKeyVerifier {
   readonly #host: ApiKeyHost;
@@ -99,26 +103,44 @@ export class ApiKeyVerifier {
   }
 
   /**
-   * The key's app. `requestedApp` (a `Latchkey-App` header) must be that app: 403 API_KEY_APP_MISMATCH
-   * for a valid key of another app. 401 API_KEY_INVALID for anything else that is not a live key.
+   * The key's app. `requestedApp` (a `Latchkey-App` header, already resolved to a known app) must be that
+   * app: 403 API_KEY_APP_MISMATCH for a valid key of another app. 401 API_KEY_INVALID for anything else
+   * that is not a live key.
    */
   async verify(credential: string, requestedApp: string | undefined): Promise<ApiKeyCaller> {
     const match = API_KEY_PATTERN.exec(credential);
     if (!match) throw this.#invalid();
     const [, keyId, secret] = match as unknown as [string, string, string];
     const hash = hashSecret(secret);
+    const searched = new Set<string>();
+    let found = await this.#search(keyId, requestedApp, searched);
+    if (!found) {
+      await this.#host.reloadApps();
+      found = await this.#search(keyId, requestedApp, searched);
+    }
+    if (!found) throw this.#invalid();
+    if (!hashesEqual(found.stored.hash, hash)) throw this.#invalid();
+    if (requestedApp !== undefined && requestedApp !== found.appId) {
+      throw new HttpRejection('API_KEY_APP_MISMATCH', { field: 'Latchkey-App' });
+    }
+    return { appId: found.appId, keyId };
+  }
+
+  /** Looks for the key id in each app not searched yet, the requested app first. */
+  async #search(
+    keyId: string,
+    requestedApp: string | undefined,
+    searched: Set<string>,
+  ): Promise<{ appId: string; stored: StoredApiKey } | undefined> {
     const apps = this.#host.latchkey.appIds();
     const order = requestedApp && apps.includes(requestedApp) ? [requestedApp, ...apps.filter((a) => a !== requestedApp)] : apps;
     for (const appId of order) {
+      if (searched.has(appId)) continue;
+      searched.add(appId);
       const stored = await this.#find(appId, keyId);
-      if (!stored) continue;
-      if (!hashesEqual(stored.hash, hash)) throw this.#invalid();
-      if (requestedApp !== undefined && requestedApp !== appId) {
-        throw new HttpRejection('API_KEY_APP_MISMATCH', { field: 'Latchkey-App' });
-      }
-      return { appId, keyId };
+      if (stored) return { appId, stored };
     }
-    throw this.#invalid();
+    return undefined;
   }
 
   #invalid(): HttpRejection {

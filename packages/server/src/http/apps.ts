@@ -1,25 +1,26 @@
 import {
   APP_ID_PATTERN,
-  type AppSettingsInput,
   type Clock,
   DEFAULT_APP_ID,
   type Latchkey,
   LatchkeyError,
+  type SessionDataCipher,
   type Store,
 } from '@latchkey/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { RELOAD_INTERVAL_MS } from './options.js';
 import { HttpRejection } from './problems.js';
+import { APPS_NAMESPACE, openAppSettings, SYSTEM_APP_ID } from './stored-apps.js';
 
-/** Apps created at run time (by the CLI) live here: entry key = app id, value = JSON of its settings. */
-export const SYSTEM_APP_ID = '_system';
-export const APPS_NAMESPACE = 'apps';
+export { APPS_NAMESPACE, SYSTEM_APP_ID };
 
 export interface AppDirectoryHost {
   latchkey: Latchkey;
   store: Store;
   clock: Clock;
   log: FastifyBaseLogger;
+  /** Opens the secrets sealed in stored settings; null when the server was given no data keys. */
+  cipher: SessionDataCipher | null;
   storeFailed(operation: string, error: unknown): LatchkeyError;
 }
 
@@ -65,18 +66,26 @@ export class AppDirectory {
       this.#known.add(appId);
       return appId;
     }
-    if (this.#host.clock.now() - this.#loadedAt >= RELOAD_INTERVAL_MS) {
-      this.#loading ??= this.#reload({ isStrict: false }).finally(() => {
-        this.#loading = null;
-      });
-      await this.#loading;
-    }
+    await this.reload();
     if (this.#known.has(appId)) return appId;
     throw new LatchkeyError('APP_UNKNOWN', { message: `Unknown app "${appId}".`, field: 'Latchkey-App' });
   }
 
+  /**
+   * Re-reads the stored apps when the last read is a second old or more (one read in flight, shared);
+   * otherwise waits for a read in flight, if any. Bad entries are logged and skipped.
+   */
+  async reload(): Promise<void> {
+    if (!this.#loading && this.#host.clock.now() - this.#loadedAt >= RELOAD_INTERVAL_MS) {
+      this.#loading = this.#reload({ isStrict: false }).finally(() => {
+        this.#loading = null;
+      });
+    }
+    if (this.#loading) await this.#loading;
+  }
+
   async #reload(options: { isStrict: boolean }): Promise<void> {
-    const { latchkey, store, clock, log } = this.#host;
+    const { latchkey, store, clock, log, cipher } = this.#host;
     const now = clock.now();
     this.#loadedAt = now;
     let entries: Awaited<ReturnType<Store['listEntries']>>;
@@ -86,8 +95,13 @@ export class AppDirectory {
       throw this.#host.storeFailed('listEntries', error);
     }
     for (const entry of entries) {
+      // The default app is configured, never stored (as `loadStoredApps` has it): a stored one is ignored.
+      if (entry.key === DEFAULT_APP_ID) {
+        log.warn({ appId: entry.key }, 'stored app skipped: the default app is configured, not stored');
+        continue;
+      }
       try {
-        latchkey.addApp(entry.key, parseSettings(entry.value));
+        latchkey.addApp(entry.key, openAppSettings(cipher, entry.key, entry.value));
       } catch (error) {
         // CONFIG_INVALID names the option, never its value (settings may hold an HS256 secret).
         const reason = error instanceof LatchkeyError ? error.message : 'settings could not be applied';
@@ -101,14 +115,5 @@ export class AppDirectory {
       }
     }
     for (const id of latchkey.appIds()) this.#known.add(id);
-  }
-}
-
-function parseSettings(value: string): AppSettingsInput {
-  try {
-    return JSON.parse(value) as AppSettingsInput;
-  } catch {
-    // JSON.parse's message quotes the text; say only what is wrong.
-    throw new LatchkeyError('CONFIG_INVALID', { message: 'settings are not valid JSON' });
   }
 }

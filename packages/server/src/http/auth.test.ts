@@ -1,9 +1,10 @@
-import { type Clock, ManualClock, MemoryStore, type Store } from '@latchkey/core';
+import { type Clock, cryptoRandom, Latchkey, ManualClock, MemoryStore, SessionDataCipher, type Store } from '@latchkey/core';
 import { describe, expect, it } from 'vitest';
-import { signIn, startFixture, T0, WALLETS } from '../../test-support/http/index.js';
-import { createApiKey } from '../index.js';
+import { DATA_KEYS, signIn, startFixture, T0, WALLETS } from '../../test-support/http/index.js';
+import { createApiKey, createServer } from '../index.js';
 import { API_KEY_NAMESPACE } from './api-keys.js';
 import { APPS_NAMESPACE, SYSTEM_APP_ID } from './apps.js';
+import { sealAppSettings } from './stored-apps.js';
 
 const CHALLENGE = 'Bearer realm="latchkey"';
 const INVALID_TOKEN = 'Bearer realm="latchkey", error="invalid_token"';
@@ -175,6 +176,58 @@ describe('app API keys', () => {
     }
     expect(reads() - before).toBeLessThanOrEqual(1);
   });
+
+  it('of an app stored after start work at once, with or without Latchkey-App', async () => {
+    const { store, reads } = countingStore();
+    const clock = new ManualClock(T0);
+    const f = await startFixture({ store, clock });
+    clock.advance(5_000); // the server has been up a while when the CLI adds the app
+    await store.putEntry(SYSTEM_APP_ID, APPS_NAMESPACE, { key: 'fresh', value: '{}', expiresAt: T0 + 1e12 }, clock.now());
+    const { key } = await createApiKey(store, 'fresh', 'ops');
+    const stats = (headers: Record<string, string> = {}) =>
+      f.app.inject({ method: 'GET', url: '/v1/admin/stats', headers: { authorization: `Bearer ${key}`, ...headers } });
+    const first = await stats();
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json()).toMatchObject({ appId: 'fresh', active: 0 });
+    expect((await stats({ 'latchkey-app': 'fresh' })).statusCode).toBe(200);
+
+    const other = await startFixture({ clock, store });
+    clock.advance(5_000);
+    await store.putEntry(SYSTEM_APP_ID, APPS_NAMESPACE, { key: 'later', value: '{}', expiresAt: T0 + 1e12 }, clock.now());
+    const { key: laterKey } = await createApiKey(store, 'later', 'ops');
+    const named = await other.app.inject({
+      method: 'GET',
+      url: '/v1/admin/stats',
+      headers: { authorization: `Bearer ${laterKey}`, 'latchkey-app': 'later' },
+    });
+    expect(named.statusCode, named.body).toBe(200);
+    expect(named.json()).toMatchObject({ appId: 'later' });
+    // Junk keys still cost at most one reload a second.
+    const before = reads();
+    for (let i = 0; i < 20; i += 1) {
+      await other.app.inject({
+        method: 'GET',
+        url: '/v1/admin/stats',
+        headers: { authorization: `Bearer lka_${i.toString(16).padStart(16, '0')}.${'3'.repeat(44)}` },
+      });
+    }
+    expect(reads() - before).toBeLessThanOrEqual(other.latchkey.appIds().length + 1);
+  });
+
+  it('answer an unknown Latchkey-App with 404 APP_UNKNOWN and a malformed one with 400, not 403', async () => {
+    const f = await startFixture();
+    const { key } = await createApiKey(f.store, 'default', 'ops');
+    const ask = (app: string) =>
+      f.app.inject({ method: 'GET', url: '/v1/admin/stats', headers: { authorization: `Bearer ${key}`, 'latchkey-app': app } });
+    const unknown = await ask('nosuchapp');
+    expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'APP_UNKNOWN']);
+    const malformed = await ask('Not An App');
+    expect([malformed.statusCode, malformed.json().error.code, malformed.json().error.field]).toEqual([
+      400,
+      'VALIDATION_FAILED',
+      'Latchkey-App',
+    ]);
+  });
 });
 
 describe('apps created at run time', () => {
@@ -220,5 +273,104 @@ describe('apps created at run time', () => {
     expect(failure).toMatchObject({ code: 'CONFIG_INVALID' });
     expect(failure.message).toContain('broken');
     expect(failure.message).not.toContain('short-secret-value');
+  });
+});
+
+describe('apps created at run time: the default app', () => {
+  it('is never replaced by a stored `default` entry, at start or on reload', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(T0);
+    await store.putEntry(
+      SYSTEM_APP_ID,
+      APPS_NAMESPACE,
+      { key: 'default', value: JSON.stringify({ maxSessionsPerWallet: 1 }), expiresAt: T0 + 1e12 },
+      T0,
+    );
+    const f = await startFixture({ store, clock });
+    expect(f.latchkey.settings('default').maxSessionsPerWallet).not.toBe(1);
+    clock.advance(1000);
+    await store.putEntry(SYSTEM_APP_ID, APPS_NAMESPACE, { key: 'other', value: '{}', expiresAt: T0 + 1e12 }, T0);
+    expect((await f.app.inject({ method: 'POST', url: '/v1/auth/nonce', headers: { 'latchkey-app': 'other' } })).statusCode).toBe(
+      200,
+    );
+    expect(f.latchkey.settings('default').maxSessionsPerWallet).not.toBe(1);
+  });
+});
+
+describe('refresh answers per RFC 6750', () => {
+  it('carries WWW-Authenticate on every 401', async () => {
+    const f = await startFixture();
+    const { issued } = await signIn(f, WALLETS[0]!);
+    const refresh = (payload?: object, headers: Record<string, string> = {}) =>
+      f.app.inject({ method: 'POST', url: '/v1/session/refresh', headers, ...(payload ? { payload } : {}) });
+    const none = await refresh();
+    expect([none.statusCode, none.json().error.code, none.headers['www-authenticate']]).toEqual([
+      401,
+      'AUTHENTICATION_REQUIRED',
+      CHALLENGE,
+    ]);
+    for (const refreshToken of ['not-a-token', `lkr_${'0'.repeat(32)}.${'1'.repeat(44)}`]) {
+      const bad = await refresh({ refreshToken });
+      expect([bad.statusCode, bad.json().error.code, bad.headers['www-authenticate']]).toEqual([
+        401,
+        'REFRESH_TOKEN_INVALID',
+        INVALID_TOKEN,
+      ]);
+    }
+    expect((await refresh({ refreshToken: issued.refreshToken })).statusCode).toBe(200);
+    f.clock.advance(60_000);
+    const reused = await refresh({ refreshToken: issued.refreshToken });
+    expect([reused.statusCode, reused.json().error.code, reused.headers['www-authenticate']]).toEqual([
+      401,
+      'REFRESH_TOKEN_REUSED',
+      INVALID_TOKEN,
+    ]);
+  });
+});
+
+describe('stored app settings', () => {
+  const secret = 'an-hs256-secret-of-well-over-32-characters';
+  const settings = { accessTokens: { algorithm: 'HS256' as const, secret, audience: 'orders' } };
+  const cipher = new SessionDataCipher({ current: DATA_KEYS.current, keys: { ...DATA_KEYS.keys } }, cryptoRandom);
+  const put = (store: Store, id: string, value: string) =>
+    store.putEntry(SYSTEM_APP_ID, APPS_NAMESPACE, { key: id, value, expiresAt: T0 + 1e12 }, T0);
+
+  it('hold secrets sealed with the data keys; the server opens them, at start and on reload', async () => {
+    const value = sealAppSettings(cipher, 'orders', settings);
+    expect(value).not.toContain(secret);
+    expect(JSON.parse(value).accessTokens).toMatchObject({ algorithm: 'HS256', audience: 'orders' });
+    const store = new MemoryStore();
+    const clock = new ManualClock(T0);
+    await put(store, 'orders', value);
+    const f = await startFixture({ store, clock });
+    expect(f.latchkey.settings('orders').accessTokens?.secret).toBe(secret);
+    await put(store, 'billing', sealAppSettings(cipher, 'billing', settings));
+    clock.advance(1000);
+    expect(
+      (await f.app.inject({ method: 'POST', url: '/v1/auth/nonce', headers: { 'latchkey-app': 'billing' } })).statusCode,
+    ).toBe(200);
+    expect(f.latchkey.settings('billing').accessTokens?.secret).toBe(secret);
+    // Sealing needs the keys: never a secret in plain text by accident.
+    expect(() => sealAppSettings(null, 'orders', settings)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
+  it('refuse a sealed secret moved to another app, or without the data keys, naming the app and not the secret', async () => {
+    const moved = new MemoryStore();
+    await put(moved, 'thief', sealAppSettings(cipher, 'orders', settings));
+    const failure = await startFixture({ store: moved }).then(
+      () => new Error('started'),
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(failure).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(failure.message).toContain('thief');
+    expect(failure.message).not.toContain(secret);
+
+    const sealed = new MemoryStore();
+    await put(sealed, 'orders', sealAppSettings(cipher, 'orders', settings));
+    const latchkey = new Latchkey({ store: sealed, cleanupIntervalSeconds: 0 });
+    await expect(createServer({ latchkey, store: sealed, logger: false })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/orders.*dataKeys/),
+    });
   });
 });

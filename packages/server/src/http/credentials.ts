@@ -25,8 +25,6 @@ export function bearerCredential(request: FastifyRequest): string | undefined {
   return match[1]!;
 }
 
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
 export interface CookieNames {
   session: string;
   refresh: string;
@@ -35,19 +33,25 @@ export interface CookieNames {
 
 /**
  * Cookie mode: the session and refresh tokens in `HttpOnly; SameSite=Lax; Path=/` cookies named per app.
- * Off localhost they are `Secure` and carry the `__Host-` prefix (so no subdomain can set or shadow them);
- * on http://localhost they go without both, since browsers refuse Secure cookies over plain HTTP there.
+ * They are `Secure` and carry the `__Host-` prefix (so no subdomain can set or shadow them) for every app
+ * whose sign-in origin is https, and for every other app unless the server was told `cookies.secure:
+ * false` (plain http://localhost, where browsers refuse Secure cookies). The decision is the server's own:
+ * a Host header says nothing about the scheme the browser used (behind a proxy it is the upstream's), and
+ * only the name the server sets is read, so a cookie planted under the other name is never taken.
  */
 export class SessionCookies {
   readonly #secure: boolean | undefined;
+  readonly #originOf: (appId: string) => string | null;
   readonly #names = new Map<string, CookieNames>();
 
-  constructor(secure: boolean | undefined) {
-    this.#secure = secure;
+  constructor(options: { secure: boolean | undefined; originOf(appId: string): string | null }) {
+    this.#secure = options.secure;
+    this.#originOf = options.originOf;
   }
 
-  names(request: FastifyRequest, appId: string): CookieNames {
-    const secure = this.#secure ?? !LOCAL_HOSTS.has(request.hostname);
+  names(appId: string): CookieNames {
+    // Read each time: an app's settings can change while the server runs (addApp).
+    const secure = this.#secure !== false || this.#originOf(appId)?.startsWith('https:') === true;
     const cacheKey = `${secure ? 's' : 'p'}${appId}`;
     let names = this.#names.get(cacheKey);
     if (!names) {

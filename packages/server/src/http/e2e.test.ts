@@ -117,11 +117,13 @@ describe('a wallet client over HTTP', () => {
     const setCookies = signedIn.headers.getSetCookie();
     expect(setCookies).toHaveLength(2);
     for (const c of setCookies) {
-      expect(c).toMatch(/^latchkey-(session|refresh)-default=lk[sr]_/);
+      // Adapted: the app is served over https (its sign-in origin), so even on 127.0.0.1 (as behind a proxy)
+      // the cookies are Secure with the __Host- prefix; they were plain here when the Host header decided.
+      expect(c).toMatch(/^__Host-latchkey-(session|refresh)-default=lk[sr]_/);
       expect(c).toContain('HttpOnly');
       expect(c).toContain('SameSite=Lax');
       expect(c).toContain('Path=/');
-      expect(c).not.toContain('Secure'); // plain http on 127.0.0.1
+      expect(c).toContain('Secure');
     }
     let jar = setCookies.map((c) => c.split(';', 1)[0]).join('; ');
 
@@ -168,7 +170,7 @@ describe('a wallet client over HTTP', () => {
     expect(signedOut.status).toBe(204);
     const cleared = signedOut.headers.getSetCookie();
     expect(cleared).toHaveLength(2);
-    for (const c of cleared) expect(c).toMatch(/^latchkey-(session|refresh)-default=;.*Expires=Thu, 01 Jan 1970/);
+    for (const c of cleared) expect(c).toMatch(/^__Host-latchkey-(session|refresh)-default=;.*Expires=Thu, 01 Jan 1970/);
     expect((await request('GET', '/v1/session', { headers: { cookie: jar } })).status).toBe(401);
   });
 });

@@ -211,7 +211,8 @@ describe('requests nobody should send', () => {
         if (junk.chance(0.2)) headers[name] = junk.header();
       }
       if (junk.chance(0.3)) headers.origin = junk.pick(['https://app.example.com', 'null', junk.header()]);
-      if (junk.chance(0.3)) headers.cookie = `latchkey-session-default=${junk.string().slice(0, 200).replace(/[;\s]/g, '')}`;
+      if (junk.chance(0.3))
+        headers.cookie = `__Host-latchkey-session-default=${junk.string().slice(0, 200).replace(/[;\s]/g, '')}`;
       if (route.access === 'session' && junk.chance(0.7)) headers.authorization = `Bearer lks_${junk.hex(32)}.${junk.base58(44)}`;
       if (route.access === 'api-key' && junk.chance(0.7))
         headers.authorization = `Bearer ${junk.pick([wrongKey, junk.string()])}`;
@@ -311,7 +312,7 @@ describe('requests nobody should send', () => {
           break;
         case 'csrf':
           delete request.headers.authorization;
-          request.headers.cookie = `latchkey-session-${request.headers['latchkey-app'] ?? 'default'}=${junk.base58(20)}`;
+          request.headers.cookie = `__Host-latchkey-session-${request.headers['latchkey-app'] ?? 'default'}=${junk.base58(20)}`;
           request.headers.origin = junk.pick(['https://evil.example', 'null', 'https://app.example.com.evil.example']);
           delete request.headers['sec-fetch-site'];
           break;

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { APP_ORIGIN, type IssuedBody, signIn, siweMessage, startFixture, WALLETS } from '../../test-support/http/index.js';
 import { createApiKey } from '../index.js';
+import { engineLogger, serverLogger } from './logging.js';
 
 /** Every line the server logs, at the most verbose level. */
 function captureLogs(): { logger: pino.Logger; text: () => string; lines: () => Record<string, unknown>[] } {
@@ -106,5 +107,20 @@ describe('logs', () => {
     expect(logs.lines().filter((l) => l.requestId === 'trace-123.abc').length).toBeGreaterThanOrEqual(2);
     const odd = await f.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'has spaces {and} "quotes"' } });
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('the engine logger', () => {
+  it('goes through the same redaction as the server logger', () => {
+    const logs = captureLogs();
+    const engine = engineLogger(serverLogger(logs.logger));
+    engine.warn('refresh token reused', { token: 'lks_secret-session-token', details: { refreshToken: 'lkr_secret' } });
+    engine.error('store failed', { authorization: 'Bearer lks_other-secret' });
+    const text = logs.text();
+    for (const secret of ['lks_secret-session-token', 'lkr_secret', 'lks_other-secret']) expect(text).not.toContain(secret);
+    expect(logs.lines().map((l) => [l.component, l.msg])).toEqual([
+      ['engine', 'refresh token reused'],
+      ['engine', 'store failed'],
+    ]);
   });
 });

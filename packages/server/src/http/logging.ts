@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Logger as EngineLogger } from '@latchkey/core';
 import { type Logger, pino } from 'pino';
 
 /** Fields whose values are secrets wherever they appear in a log object (up to four levels deep). */
@@ -61,6 +62,20 @@ export function serverLogger(given: Logger | undefined): Logger {
   const redact = { paths: [...REDACT_PATHS], censor: '[Redacted]' };
   if (given) return given.child({}, { redact, serializers: SERIALIZERS });
   return pino({ level: 'info', redact, serializers: SERIALIZERS });
+}
+
+/**
+ * The engine's logger on top of the server's: pass it `serverLogger(…)`, so what the engine logs goes
+ * through the same redaction rules as every request line.
+ */
+export function engineLogger(serverLog: Logger): EngineLogger {
+  const child = serverLog.child({ component: 'engine' });
+  return {
+    error: (message, context) => child.error(context ?? {}, message),
+    warn: (message, context) => child.warn(context ?? {}, message),
+    info: (message, context) => child.info(context ?? {}, message),
+    debug: (message, context) => child.debug(context ?? {}, message),
+  };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,4 +1,4 @@
-import { MemoryStore } from '@latchkey/core';
+import { MemoryStore, type Store } from '@latchkey/core';
 import { describe, expect, it } from 'vitest';
 import { type Fixture, signIn, siweMessage, startFixture, WALLETS } from '../../test-support/http/index.js';
 
@@ -50,6 +50,7 @@ describe('metrics', () => {
     await store.close();
     await f.app.inject({ method: 'GET', url: '/v1/session', headers: { authorization: `Bearer ${issued.token}` } });
     await f.app.inject({ method: 'GET', url: '/readyz' });
+    f.clock.advance(15_000); // Adapted: the session gauge is re-read from the store at most every 15 s.
     const down = await scrape(f);
     expect(down.get('latchkey_store_errors_total{operation="/v1/session"}')).toBe(1);
     expect(down.get('latchkey_store_errors_total{operation="/readyz"}')).toBe(1);
@@ -62,5 +63,82 @@ describe('metrics', () => {
     await a.app.inject({ method: 'GET', url: '/healthz' });
     expect((await scrape(a)).get('latchkey_http_requests_total{method="GET",route="/healthz",status="200"}')).toBe(1);
     expect((await scrape(b)).get('latchkey_http_requests_total{method="GET",route="/healthz",status="200"}')).toBeUndefined();
+  });
+});
+
+/** A store whose readStats calls are counted and can be held back, to see what a scrape costs. */
+function statsCountingStore(): { store: Store; reads: () => number; hold: () => () => void } {
+  const inner = new MemoryStore();
+  let reads = 0;
+  let gate: Promise<void> | null = null;
+  const store = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property === 'readStats') {
+        return async (...args: Parameters<Store['readStats']>) => {
+          reads += 1;
+          if (gate) await gate;
+          return target.readStats(...args);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const hold = () => {
+    let release = () => {};
+    gate = new Promise<void>((resolve) => {
+      release = () => {
+        gate = null;
+        resolve();
+      };
+    });
+    return release;
+  };
+  return { store, reads: () => reads, hold };
+}
+
+describe('the active-sessions gauge', () => {
+  it('reads the store at most once per 15 s whatever the scrape rate, one read in flight, and serves the cached value', async () => {
+    const { store, reads, hold } = statsCountingStore();
+    const f = await startFixture({ store, apps: { shop: {}, blog: {} } });
+    const apps = f.latchkey.appIds().length;
+    await signIn(f, WALLETS[0]!);
+    const first = await scrape(f);
+    expect(first.get('latchkey_active_sessions{app="default"}')).toBe(1);
+    expect(reads()).toBe(apps);
+
+    // Many scrapes, one after another and all at once: no further store reads within the interval.
+    for (let i = 0; i < 20; i += 1) await scrape(f);
+    await Promise.all(Array.from({ length: 20 }, () => scrape(f)));
+    await signIn(f, WALLETS[1]!);
+    f.clock.advance(14_999);
+    expect((await scrape(f)).get('latchkey_active_sessions{app="default"}')).toBe(1); // the cached value
+    expect(reads()).toBe(apps);
+
+    // Due again: concurrent scrapes share one refresh.
+    f.clock.advance(1);
+    const release = hold();
+    const scrapes = Promise.all(Array.from({ length: 10 }, () => scrape(f)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    const answers = await scrapes;
+    expect(reads()).toBe(2 * apps);
+    for (const m of answers) expect(m.get('latchkey_active_sessions{app="default"}')).toBe(2);
+  });
+
+  it('takes its interval from metrics.statsIntervalSeconds', async () => {
+    const { store, reads } = statsCountingStore();
+    const f = await startFixture({ store, server: { metrics: { statsIntervalSeconds: 60 } } });
+    await scrape(f);
+    f.clock.advance(59_999);
+    await scrape(f);
+    expect(reads()).toBe(1);
+    f.clock.advance(1);
+    await scrape(f);
+    expect(reads()).toBe(2);
+    await expect(startFixture({ server: { metrics: { statsIntervalSeconds: 0 } } })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      field: 'metrics.statsIntervalSeconds',
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { Latchkey } from '@latchkey/core';
+import type { Clock, Latchkey } from '@latchkey/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -16,15 +16,27 @@ export class ServerMetrics {
   readonly #activeSessions: Gauge<'app'>;
   readonly #series = new Map<string, { requests: { inc(): void }; duration: { observe(value: number): void } }>();
   readonly #latchkey: Latchkey;
+  readonly #clock: Clock;
+  readonly #statsIntervalMs: number;
   readonly #onStatsFailure: (error: unknown) => void;
+  #statsReadAt = Number.NEGATIVE_INFINITY;
+  #statsReading: Promise<void> | null = null;
 
-  constructor(latchkey: Latchkey, onStatsFailure: (error: unknown) => void) {
-    this.#latchkey = latchkey;
-    this.#onStatsFailure = onStatsFailure;
+  constructor(options: {
+    latchkey: Latchkey;
+    clock: Clock;
+    /** How long the active-sessions gauge is served from its last store read, in milliseconds. */
+    statsIntervalMs: number;
+    onStatsFailure(error: unknown): void;
+  }) {
+    this.#latchkey = options.latchkey;
+    this.#clock = options.clock;
+    this.#statsIntervalMs = options.statsIntervalMs;
+    this.#onStatsFailure = options.onStatsFailure;
     const registers = [this.registry];
     this.#activeSessions = new Gauge({
       name: 'latchkey_active_sessions',
-      help: 'Live sessions per app, read from the store at scrape time.',
+      help: 'Live sessions per app, read from the store at most every few seconds (15 by default).',
       labelNames: ['app'],
       registers,
     });
@@ -69,20 +81,35 @@ export class ServerMetrics {
   }
 
   /**
-   * The Prometheus text, after reading each app's live sessions from the store. Read here rather than in
-   * a gauge's `collect`, so a store error met while scraping is counted in the same scrape.
+   * The Prometheus text. `/metrics` is public and reading the stats walks an app's sessions, so the
+   * active-sessions gauge is read from the store at most once per interval: a scrape within it serves the
+   * last values, and the scrapes that find it due share one read (one in flight). Read here rather than in
+   * a gauge's `collect`, so a store error met while reading is counted in the same scrape.
    */
   async scrape(): Promise<string> {
-    this.#activeSessions.reset();
+    if (!this.#statsReading && this.#clock.now() - this.#statsReadAt >= this.#statsIntervalMs) {
+      this.#statsReadAt = this.#clock.now();
+      this.#statsReading = this.#readStats().finally(() => {
+        this.#statsReading = null;
+      });
+    }
+    if (this.#statsReading) await this.#statsReading;
+    return this.registry.metrics();
+  }
+
+  async #readStats(): Promise<void> {
+    const active = new Map<string, number>();
     for (const appId of this.#latchkey.appIds()) {
       try {
-        this.#activeSessions.set({ app: appId }, (await this.#latchkey.getSessionStats({ appId })).active);
+        active.set(appId, (await this.#latchkey.getSessionStats({ appId })).active);
       } catch (error) {
         this.#storeErrors.inc({ operation: 'readStats' });
         this.#onStatsFailure(error);
       }
     }
-    return this.registry.metrics();
+    // Swapped in at once, so a scrape never sees half of a read.
+    this.#activeSessions.reset();
+    for (const [app, value] of active) this.#activeSessions.set({ app }, value);
   }
 
   request(method: string, route: string, status: number, seconds: number): void {

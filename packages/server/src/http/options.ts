@@ -1,5 +1,14 @@
-import { type Clock, type Latchkey, LatchkeyError, type Store, systemClock } from '@latchkey/core';
+import { isIP } from 'node:net';
+import { type Clock, type DataKeyRing, type Latchkey, LatchkeyError, type Store, systemClock } from '@latchkey/core';
 import type { Logger } from 'pino';
+
+/**
+ * Which proxies in front may tell the client address (`X-Forwarded-For`): their addresses and CIDRs
+ * (`['10.0.0.5']`, `'10.0.0.0/8, fd00::/8'`, also `loopback`, `linklocal`, `uniquelocal`), or a function
+ * of (address, hop index) that says whether that hop is one of them. Never every hop (`true`): the left of
+ * the header is whatever the client wrote. Never a hop count: it trusts whoever connects directly.
+ */
+export type TrustProxy = false | string | readonly string[] | ((address: string, hop: number) => boolean);
 
 /** What `createServer` accepts. Validated once, at construction; bad options throw `CONFIG_INVALID`. */
 export interface ServerOptions {
@@ -9,16 +18,28 @@ export interface ServerOptions {
   store: Store;
   /** Default: pino to stdout at `info`. `false`: no logs at all. A given logger gets the redaction rules as a child. */
   logger?: Logger | false;
-  /** Default: `Secure` (and the `__Host-` prefix) unless the request's host is localhost, 127.0.0.1 or ::1. */
+  /**
+   * Cookies are `Secure` with the `__Host-` prefix, decided from the server's own settings, never from the
+   * request: always for an app whose `signIn.origin` is `https:`; for other apps too unless `secure` is
+   * `false` (plain HTTP on localhost, where browsers refuse `Secure` cookies). Only the name the server
+   * sets is ever read.
+   */
   cookies?: { secure?: boolean };
   /**
    * Fixed windows of `windowSeconds` (default 60), aligned to the epoch, counted in the store so every node
-   * shares them. Each limit applies per IP and, separately, per wallet; `0` turns a limit off.
+   * shares them. Each limit applies per client address (an IPv6 client by its /64); `0` turns a limit off.
    * Defaults: `nonce` 30, `signIn` 10, `refresh` 30 requests per window.
    */
   rateLimits?: { windowSeconds?: number; nonce?: number; signIn?: number; refresh?: number };
-  /** Take the client address from `X-Forwarded-For` (behind a proxy you run). Default `false`. */
-  trustProxy?: boolean;
+  /** Take the client address from `X-Forwarded-For` set by these proxies (see `TrustProxy`). Default `false`. */
+  trustProxy?: TrustProxy;
+  /** `/metrics`: the active-sessions gauge is re-read from the store at most every `statsIntervalSeconds` (1-3600, default 15). */
+  metrics?: { statsIntervalSeconds?: number };
+  /**
+   * The engine's data keys. Needed to open app settings that `latchkey apps create` stored with their
+   * secrets sealed (an HS256 `accessTokens.secret`); without them such an app does not load.
+   */
+  dataKeys?: DataKeyRing;
   /** Time for rate-limit windows, API-key caches and app reloads. Default: the system clock. */
   clock?: Clock;
 }
@@ -34,10 +55,12 @@ export interface ResolvedServerOptions {
   readonly latchkey: Latchkey;
   readonly store: Store;
   readonly logger: Logger | false | undefined;
-  /** Undefined: decided per request from the host. */
+  /** As given: only `false` lets an app that is not served over https have cookies without `Secure`. */
   readonly secureCookies: boolean | undefined;
   readonly rateLimits: RateLimitSettings;
-  readonly trustProxy: boolean;
+  readonly trustProxy: false | string[] | ((address: string, hop: number) => boolean);
+  readonly statsIntervalMs: number;
+  readonly dataKeys: DataKeyRing | undefined;
   readonly clock: Clock;
 }
 
@@ -49,6 +72,50 @@ export const API_KEY_CACHE_MS = 5_000;
 export const RELOAD_INTERVAL_MS = 1_000;
 
 const DEFAULT_RATE_LIMITS = { windowSeconds: 60, nonce: 30, signIn: 10, refresh: 30 } as const;
+/** Seconds between two store reads of the active-sessions gauge. */
+const DEFAULT_STATS_INTERVAL_SECONDS = 15;
+
+/** proxy-addr's names for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address, a CIDR (`10.0.0.0/8`, `fd00::/8`) or a range name; null when fine, else what is wrong. */
+function proxyEntryProblem(entry: string): string | null {
+  if (PROXY_RANGE_NAMES.has(entry)) return null;
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return `"${entry.slice(0, 64)}" is not an IP address, a CIDR or loopback/linklocal/uniquelocal`;
+  if (slash < 0) return null;
+  const bits = entry.slice(slash + 1);
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `"${entry.slice(0, 64)}": the prefix length is 0-${max}`;
+  return null;
+}
+
+/**
+ * Checks a `trustProxy` value and answers it in the form Fastify takes; a message naming what is wrong
+ * otherwise. `true` is refused: it trusts every hop, so the client-written left end of `X-Forwarded-For`
+ * would become the client address. A hop count is refused too: it cannot tell the proxy from a client
+ * that connects directly and writes the header itself (Fastify 5 trusts nothing for one).
+ */
+export function checkTrustProxy(value: unknown): { trustProxy: ResolvedServerOptions['trustProxy'] } | { problem: string } {
+  if (value === undefined || value === false) return { trustProxy: false };
+  if (value === true || typeof value === 'number') {
+    return {
+      problem: `${value === true ? 'true trusts every hop' : 'a hop count trusts any direct client'}, so a client could write its own address; name the proxies in front by address or CIDR (e.g. ["127.0.0.1"], "loopback", ["10.0.0.0/8"])`,
+    };
+  }
+  if (typeof value === 'function') return { trustProxy: value as (address: string, hop: number) => boolean };
+  const entries = typeof value === 'string' ? value.split(',').map((e) => e.trim()) : value;
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > 256)
+    return { problem: 'false, or 1-256 proxy addresses/CIDRs' };
+  for (const entry of entries) {
+    if (typeof entry !== 'string') return { problem: 'proxy addresses are strings' };
+    const problem = proxyEntryProblem(entry);
+    if (problem) return { problem };
+  }
+  return { trustProxy: [...(entries as string[])] };
+}
 
 function invalid(field: string, message: string): never {
   throw new LatchkeyError('CONFIG_INVALID', { message: `${field}: ${message}`, field });
@@ -77,7 +144,21 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const limits = options.rateLimits ?? {};
   const windowSeconds = count('rateLimits.windowSeconds', limits.windowSeconds, DEFAULT_RATE_LIMITS.windowSeconds);
   if (windowSeconds < 1 || windowSeconds > 86_400) invalid('rateLimits.windowSeconds', 'between 1 and 86400 seconds');
-  if (options.trustProxy !== undefined && typeof options.trustProxy !== 'boolean') invalid('trustProxy', 'a boolean');
+  const trust = checkTrustProxy(options.trustProxy);
+  if ('problem' in trust) invalid('trustProxy', trust.problem);
+  const statsIntervalSeconds = count(
+    'metrics.statsIntervalSeconds',
+    options.metrics?.statsIntervalSeconds,
+    DEFAULT_STATS_INTERVAL_SECONDS,
+  );
+  if (statsIntervalSeconds < 1 || statsIntervalSeconds > 3600)
+    invalid('metrics.statsIntervalSeconds', 'between 1 and 3600 seconds');
+  const dataKeys = options.dataKeys;
+  if (
+    dataKeys !== undefined &&
+    (typeof dataKeys?.current !== 'string' || typeof dataKeys.keys !== 'object' || dataKeys.keys === null)
+  )
+    invalid('dataKeys', 'a data key ring { current, keys }');
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') invalid('clock', 'an object with now()');
   return Object.freeze({
@@ -91,7 +172,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       signIn: count('rateLimits.signIn', limits.signIn, DEFAULT_RATE_LIMITS.signIn),
       refresh: count('rateLimits.refresh', limits.refresh, DEFAULT_RATE_LIMITS.refresh),
     }),
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: trust.trustProxy,
+    statsIntervalMs: statsIntervalSeconds * 1000,
+    dataKeys,
     clock,
   });
 }

@@ -135,6 +135,7 @@ export function routeErrors(route: RouteSpec): ErrorCode[] {
   }
   if (route.access === 'api-key') {
     for (const c of [
+      'APP_UNKNOWN',
       'AUTHENTICATION_REQUIRED',
       'VALIDATION_AUTHORIZATION_MALFORMED',
       'API_KEY_INVALID',
@@ -200,7 +201,7 @@ async function authenticateSession(
   let token = bearerCredential(request);
   let cookies: CookieNames | undefined;
   if (token === undefined) {
-    cookies = services.cookies.names(request, appId);
+    cookies = services.cookies.names(appId);
     token = request.cookies?.[cookies.session];
     if (token === undefined) throw new HttpRejection('AUTHENTICATION_REQUIRED', { headers: challenge() });
     if (isStateChanging) checkSameOrigin(request, services.latchkey.settings(appId).signIn?.origin ?? null);
@@ -212,11 +213,17 @@ async function authenticateSession(
   throw new HttpRejection(result.code, { headers: challenge('invalid_token') });
 }
 
+/**
+ * Verifies an app API key. A `Latchkey-App` header is resolved first, like on every other route (400 for
+ * an id that cannot be one, 404 APP_UNKNOWN for an app that exists nowhere); then the key must be that
+ * app's (403 API_KEY_APP_MISMATCH for a valid key of another app).
+ */
 async function authenticateApiKey(request: FastifyRequest, services: Services): Promise<ApiKeyCaller> {
   const credential = bearerCredential(request);
   if (credential === undefined) throw new HttpRejection('AUTHENTICATION_REQUIRED', { headers: challenge() });
   const requested = requestedApp(request);
-  const caller = await services.apiKeys.verify(credential, requested);
+  const app = requested === undefined ? undefined : await services.apps.resolve(requested);
+  const caller = await services.apiKeys.verify(credential, app);
   await services.apps.resolve(caller.appId);
   return caller;
 }
@@ -227,12 +234,10 @@ async function authenticateApiKey(request: FastifyRequest, services: Services): 
  */
 export function mountRoute(app: FastifyInstance, route: RouteSpec, services: Services): void {
   const isStateChanging = route.method !== 'GET';
-  const isPrivate = route.path.startsWith('/v1/');
   app.route({
     method: route.method,
     url: fastifyPath(route.path),
     handler: async (request, reply) => {
-      if (isPrivate) reply.header('cache-control', 'no-store');
       const params = route.params ? parsePart(route.params, request.params, 'params') : undefined;
       const query = route.query
         ? parsePart(route.query, request.query, 'query')

@@ -109,6 +109,23 @@ describe('client mistakes', async () => {
     expect((await f.app.inject({ method: 'DELETE', url: '/v1/session', headers: auth, payload: {} })).statusCode).toBe(204);
   });
 
+  it('marks every /v1 answer no-store, errors raised before the handler included', async () => {
+    for (const request of [
+      { method: 'POST', url: '/v1/auth/siwe', headers: { 'content-type': 'application/json' }, payload: '{"a":' },
+      { method: 'POST', url: '/v1/auth/nonce', headers: { 'content-type': 'text/plain' }, payload: 'hi' },
+      { method: 'POST', url: '/v1/auth/siwe', payload: { message: 'x'.repeat(65 * 1024), signature: 'y' } },
+      { method: 'GET', url: '/v1/nothing' },
+      { method: 'PUT', url: '/v1/session' },
+      { method: 'DELETE', url: '/v1/sessions/%E0%A4%A' },
+      { method: 'GET', url: '/v1/session' },
+      { method: 'POST', url: '/v1/auth/nonce' },
+    ] as const) {
+      const response = await f.app.inject(request as InjectOptions);
+      expect(response.headers['cache-control'], `${request.method} ${request.url} ${response.statusCode}`).toBe('no-store');
+    }
+    expect((await f.app.inject({ method: 'GET', url: '/healthz' })).headers['cache-control']).toBeUndefined();
+  });
+
   it('answers bytes that are not HTTP with a JSON 400 on the socket', async () => {
     const g = await startFixture();
     await g.app.listen({ port: 0, host: '127.0.0.1' });

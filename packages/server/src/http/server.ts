@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import { LatchkeyError } from '@latchkey/core';
+import { cryptoRandom, LatchkeyError, SessionDataCipher } from '@latchkey/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { ApiKeyVerifier } from './api-keys.js';
 import { AppDirectory } from './apps.js';
@@ -50,8 +50,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
     // A URL that does not decode, or a path parameter over 256 characters: the client's mistake, in our format.
-    frameworkErrors: (_error, _request, reply) => {
+    frameworkErrors: (_error, request, reply) => {
       const failure = new LatchkeyError('VALIDATION_FAILED', { message: 'url: not a valid URL for this API', field: 'url' });
+      // This answer skips the onSend hook, so it carries the /v1 answers' no-store itself.
+      if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
       void (reply as unknown as FastifyReply).code(failure.status).send(errorBody(failure));
     },
     // Bytes that are not HTTP at all never reach a route; they still get a JSON 400, then the socket closes.
@@ -71,15 +73,21 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     log.error({ operation, cause: String(error instanceof LatchkeyError ? (error.cause ?? error) : error) }, 'store call failed');
     return new HttpRejection('STORE_UNAVAILABLE');
   };
-  const metrics = new ServerMetrics(latchkey, (error) => log.error({ cause: String(error) }, 'session stats unavailable'));
-  const apps = new AppDirectory({ latchkey, store, clock, log, storeFailed });
+  const metrics = new ServerMetrics({
+    latchkey,
+    clock,
+    statsIntervalMs: resolved.statsIntervalMs,
+    onStatsFailure: (error) => log.error({ cause: String(error) }, 'session stats unavailable'),
+  });
+  const cipher = resolved.dataKeys ? new SessionDataCipher(resolved.dataKeys, cryptoRandom) : null;
+  const apps = new AppDirectory({ latchkey, store, clock, log, cipher, storeFailed });
   const services: Services = {
     options: resolved,
     latchkey,
     store,
     clock,
     apps,
-    apiKeys: new ApiKeyVerifier({ latchkey, store, clock, storeFailed, challenge }),
+    apiKeys: new ApiKeyVerifier({ latchkey, store, clock, storeFailed, challenge, reloadApps: () => apps.reload() }),
     rateLimiter: new RateLimiter({
       store,
       clock,
@@ -87,7 +95,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       storeFailed,
       limited: (bucket, subject) => metrics.rateLimited(bucket, subject),
     }),
-    cookies: new SessionCookies(resolved.secureCookies),
+    cookies: new SessionCookies({
+      secure: resolved.secureCookies,
+      originOf: (appId) => latchkey.settings(appId).signIn?.origin ?? null,
+    }),
     metrics,
     storeFailed,
     document: () => {
@@ -104,6 +115,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // Callback hooks, not async ones: no promise per request on the hot path.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    // Every /v1 answer, errors raised before a handler ran (bad JSON, 404, 405) included.
+    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {

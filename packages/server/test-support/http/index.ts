@@ -39,6 +39,8 @@ export const SIGN_IN = {
   solanaClusters: ['devnet'],
 } as const;
 export const T0 = Date.UTC(2026, 0, 1, 12);
+/** The data keys of every fixture's engine, which its server gets too (to open sealed stored app settings). */
+export const DATA_KEYS = { current: 'k1', keys: { k1: Buffer.alloc(32, 7).toString('base64') } } as const;
 
 export interface Fixture {
   app: FastifyInstance;
@@ -65,7 +67,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     store,
     clock,
     cleanupIntervalSeconds: 0,
-    dataKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 7).toString('base64') } },
+    dataKeys: { current: DATA_KEYS.current, keys: { ...DATA_KEYS.keys } },
     defaults: {
       signIn: { ...SIGN_IN, chainIds: [...SIGN_IN.chainIds], solanaClusters: [...SIGN_IN.solanaClusters] },
       ...options.defaults,
@@ -73,7 +75,14 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     ...(options.apps ? { apps: options.apps } : {}),
     ...options.engine,
   });
-  const app = await createServer({ latchkey, store, clock, logger: options.logger ?? false, ...options.server });
+  const app = await createServer({
+    latchkey,
+    store,
+    clock,
+    logger: options.logger ?? false,
+    dataKeys: { current: DATA_KEYS.current, keys: { ...DATA_KEYS.keys } },
+    ...options.server,
+  });
   return { app, latchkey, store, clock };
 }
 

@@ -2,12 +2,21 @@ import { isIP } from 'node:net';
 import type { DeviceInfo, IssuedSession } from '@latchkey/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieNames } from '../credentials.js';
+import { rateKey } from '../rate-limit.js';
 import type { Services } from '../route.js';
 
-/** The client address for rate limits and device records (`::ffff:` IPv4-mapped addresses as plain IPv4). */
+/**
+ * The client address for device records (`::ffff:` IPv4-mapped addresses as plain IPv4): the socket's
+ * peer, or what the proxies `trustProxy` names say it is.
+ */
 export function clientIp(request: FastifyRequest): string {
   const ip = request.ip ?? '';
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/** Who a rate limit counts: the client address, an IPv6 client by its /64. */
+export function rateClient(request: FastifyRequest): string {
+  return rateKey(clientIp(request));
 }
 
 /** What the server records of the device at sign-in: informational, never used to authenticate. */

@@ -80,7 +80,7 @@ const metrics = defineRoute({
   tag: 'service',
   summary: 'Prometheus metrics',
   description:
-    'Request counts and latency by route and status, active sessions per app (read at scrape time), sign-ins by result, refresh-reuse detections, rate-limit refusals, store errors, process metrics.',
+    'Request counts and latency by route and status, active sessions per app (read from the store at most every 15 s, `metrics.statsIntervalSeconds`; scrapes in between get the last values), sign-ins by result, refresh-reuse detections, rate-limit refusals, store errors, process metrics.',
   access: 'public',
   app: 'none',
   success: [

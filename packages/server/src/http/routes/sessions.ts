@@ -1,11 +1,20 @@
 import { LatchkeyError } from '@latchkey/core';
 import { z } from 'zod';
 import { HttpRejection } from '../problems.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { defineRoute, type RouteSpec, type SessionCaller } from '../route.js';
 import { introspectionSchema, revokedSchema, sessionIdSchema, sessionSchema, sessionsSchema } from '../schemas.js';
 
 const SESSION_AUTH =
   'Authenticated by `Authorization: Bearer lks_…` or the session cookie; a cookie-authenticated request that changes state must pass the CSRF rule.';
+
+/**
+ * A read-only session may end itself, and nothing else: revoking any other session of the wallet
+ * (which may be read-write) takes a read-write session. Decided before any store call, so the answer
+ * says nothing about the target.
+ */
+function requireReadWrite(caller: SessionCaller): void {
+  if (caller.session.scope !== 'read-write') throw new LatchkeyError('SCOPE_READ_ONLY');
+}
 
 const current = defineRoute({
   method: 'GET',
@@ -66,14 +75,16 @@ const revokeOne = defineRoute({
   summary: "Revoke one of the caller's sessions",
   description:
     'Revokes a live session of the caller\'s own wallet ("sign out that device"). An id that is not one of them, someone else\'s ' +
-    `included, is 404 SESSION_TARGET_NOT_FOUND: the answer does not tell whether it exists. Revoking the current session in cookie mode clears the cookies. ${SESSION_AUTH}`,
+    'included, is 404 SESSION_TARGET_NOT_FOUND: the answer does not tell whether it exists. A read-only session may revoke only itself ' +
+    `(403 SCOPE_READ_ONLY for any other id). Revoking the current session in cookie mode clears the cookies. ${SESSION_AUTH}`,
   access: 'session',
   app: 'header',
   params: z.object({ id: sessionIdSchema }).strict(),
   success: [{ status: 204, description: 'Revoked.', setsCookies: true }],
-  errors: ['SESSION_TARGET_NOT_FOUND'],
+  errors: ['SESSION_TARGET_NOT_FOUND', 'SCOPE_READ_ONLY'],
   async handle({ reply, params, appId, caller, services }) {
     const { latchkey } = services;
+    if (params.id !== caller.session.id) requireReadWrite(caller);
     const own = await latchkey.getWalletSessions(caller.session.account, { appId });
     const isOwn = own.some((s) => s.id === params.id);
     if (!isOwn || !(await latchkey.revokeSessionById(params.id, { appId, reason: 'revoked_by_wallet' }))) {
@@ -90,13 +101,14 @@ const revokeAll = defineRoute({
   operationId: 'revokeAllSessions',
   tag: 'session',
   summary: "Revoke all of the wallet's sessions, or all but this one",
-  description: `With \`keep=current\` the caller's session stays ("sign out everywhere else"); without it every session goes, the caller's too (and its cookies). ${SESSION_AUTH}`,
+  description: `With \`keep=current\` the caller's session stays ("sign out everywhere else"); without it every session goes, the caller's too (and its cookies). Needs a read-write session (403 SCOPE_READ_ONLY). ${SESSION_AUTH}`,
   access: 'session',
   app: 'header',
   query: z.object({ keep: z.literal('current').optional().describe("current: keep the caller's own session.") }).strict(),
   success: [{ status: 200, description: 'How many live sessions were revoked.', schema: revokedSchema, setsCookies: true }],
-  errors: [],
+  errors: ['SCOPE_READ_ONLY'],
   async handle({ reply, query, appId, caller, services }) {
+    requireReadWrite(caller);
     const keepCurrent = query.keep === 'current';
     const result = await services.latchkey.invalidateAllWalletSessions(caller.session.account, {
       appId,

@@ -5,15 +5,13 @@ import {
   parseSiweMessage,
   parseSiwsMessage,
   parseToken,
-  type SignInMessage,
-  sessionIdTag,
 } from '@latchkey/core';
 import { z } from 'zod';
-import { type CookieNames, checkSameOrigin } from '../credentials.js';
+import { type CookieNames, challenge, checkSameOrigin } from '../credentials.js';
 import { HttpRejection } from '../problems.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { issuedCookieSchema, issuedSchema, nonceSchema } from '../schemas.js';
-import { answerIssued, clientIp, deviceOf } from './common.js';
+import { answerIssued, deviceOf, rateClient } from './common.js';
 
 const nonce = defineRoute({
   method: 'POST',
@@ -22,7 +20,7 @@ const nonce = defineRoute({
   tag: 'sign-in',
   summary: 'Issue a sign-in nonce',
   description:
-    "A single-use nonce for the app (`Latchkey-App`) to put in a SIWE or SIWS message. It lapses after the app's `nonceTtlSeconds` (5 minutes by default). Rate limited per IP.",
+    "A single-use nonce for the app (`Latchkey-App`) to put in a SIWE or SIWS message. It lapses after the app's `nonceTtlSeconds` (5 minutes by default). Rate limited per client address (an IPv6 client by its /64).",
   access: 'public',
   app: 'header',
   body: z.object({}).strict().optional(),
@@ -32,7 +30,7 @@ const nonce = defineRoute({
     if (!services.latchkey.settings(appId).signIn) {
       throw new LatchkeyError('SIGNIN_NOT_CONFIGURED', { message: `Sign-in is not configured for app "${appId}".` });
     }
-    await services.rateLimiter.hit(appId, 'nonce', { ip: clientIp(request) });
+    await services.rateLimiter.hit(appId, 'nonce', rateClient(request));
     return services.latchkey.issueNonce({ appId });
   },
 });
@@ -57,7 +55,6 @@ const FAMILY = {
     name: 'Ethereum (EIP-4361)',
     parse: parseSiweMessage,
     isEnabled: (chainIds: readonly number[], _clusters: readonly string[]) => chainIds.length > 0,
-    wallet: (m: SignInMessage) => `eip155:${m.address.toLowerCase()}`,
     errors: [
       'SIWE_MESSAGE_INVALID',
       'SIWE_DOMAIN_MISMATCH',
@@ -74,7 +71,6 @@ const FAMILY = {
     name: 'Solana (SIWS)',
     parse: parseSiwsMessage,
     isEnabled: (_chainIds: readonly number[], clusters: readonly string[]) => clusters.length > 0,
-    wallet: (m: SignInMessage) => `solana:${m.address}`,
     errors: [
       'SIWS_MESSAGE_INVALID',
       'SIWS_DOMAIN_MISMATCH',
@@ -99,7 +95,7 @@ function signIn(family: Family): RouteSpec {
     description:
       "Consumes the message's nonce, checks domain, URI origin, chain and times against the app's settings, verifies the signature and creates a new session. " +
       "In cookie mode the request must come from the app's origin (CSRF rule) and the tokens are set as HttpOnly cookies instead of returned. " +
-      'Rate limited per IP and per wallet.',
+      'Rate limited per client address (an IPv6 client by its /64).',
     access: 'public',
     app: 'header',
     body: signInBody,
@@ -123,13 +119,14 @@ function signIn(family: Family): RouteSpec {
       let issued: IssuedSession;
       try {
         // Parsed here first: a message that is not one is refused before anything is counted, stored or audited.
-        const message = f.parse(body.message);
+        f.parse(body.message);
         let cookies: CookieNames | undefined;
         if (body.mode === 'cookie') {
           checkSameOrigin(request, settings.origin);
-          cookies = services.cookies.names(request, appId);
+          cookies = services.cookies.names(appId);
         }
-        await services.rateLimiter.hit(appId, 'signIn', { ip: clientIp(request), wallet: f.wallet(message) });
+        // Per client address only: the wallet named in the message is unverified until the engine has checked the signature.
+        await services.rateLimiter.hit(appId, 'signIn', rateClient(request));
         const signInRequest = {
           appId,
           message: body.message,
@@ -158,7 +155,8 @@ const refresh = defineRoute({
   description:
     'Exchanges a refresh token (in the body, or the refresh cookie when the body has none) for a new token pair; the session id stays. ' +
     'A refresh token used again within the grace window gets the same successor; any other reuse revokes the session (REFRESH_TOKEN_REUSED). ' +
-    'The cookie form must pass the CSRF rule and answers with new cookies; a refresh that fails for good clears them. Rate limited per IP and per wallet.',
+    'The cookie form must pass the CSRF rule and answers with new cookies; a refresh that fails for good clears them. Every 401 carries `WWW-Authenticate`. ' +
+    'Rate limited per client address (an IPv6 client by its /64).',
   access: 'public',
   app: 'header',
   body: z
@@ -186,16 +184,16 @@ const refresh = defineRoute({
     let token = body?.refreshToken;
     let cookies: CookieNames | undefined;
     if (token === undefined) {
-      const names = jar.names(request, appId);
+      const names = jar.names(appId);
       token = request.cookies?.[names.refresh];
-      if (token === undefined) throw new HttpRejection('AUTHENTICATION_REQUIRED');
+      if (token === undefined) throw new HttpRejection('AUTHENTICATION_REQUIRED', { headers: challenge() });
       checkSameOrigin(request, latchkey.settings(appId).signIn?.origin ?? null);
       cookies = names;
     }
     try {
-      const parsed = parseToken('refresh', token);
-      if (!parsed) throw new LatchkeyError('REFRESH_TOKEN_INVALID');
-      await services.rateLimiter.hit(appId, 'refresh', { ip: clientIp(request), wallet: sessionIdTag(parsed.id) });
+      if (!parseToken('refresh', token)) throw new LatchkeyError('REFRESH_TOKEN_INVALID');
+      // Per client address only: the session id's wallet tag is public, so counting it would let anyone spend its budget.
+      await services.rateLimiter.hit(appId, 'refresh', rateClient(request));
       const issued = await latchkey.refreshSession(token, { appId });
       return answerIssued(reply, services, issued, cookies);
     } catch (error) {
@@ -206,6 +204,10 @@ const refresh = defineRoute({
         ['REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_REUSED', 'SESSION_EXPIRED'].includes(error.code)
       ) {
         jar.clear(reply, cookies);
+      }
+      // RFC 6750 §3: a refused credential is answered with its challenge.
+      if (isLatchkeyError(error) && error.status === 401 && !(error instanceof HttpRejection)) {
+        throw new HttpRejection(error.code, { message: error.message, headers: challenge('invalid_token') });
       }
       throw error;
     }
