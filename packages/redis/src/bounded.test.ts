@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chunked, MAX_ITEMS_PER_COMMAND } from './client.js';
 import { encodeSession } from './codec.js';
 import { appSessionMember, KeyLayout } from './keys.js';
+import { redisAnswers } from './probe.js';
 import { CREATE_SESSION_BY_DIGEST } from './scripts/index.js';
 import { RedisStore } from './store.js';
 import { indexDigest } from './wallets.js';
@@ -26,25 +27,7 @@ import { indexDigest } from './wallets.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
-async function redisAnswers(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const available = await redisAnswers();
+const available = await redisAnswers(REDIS_URL);
 if (!available && process.env.CI === 'true') throw new Error('Redis does not answer on 127.0.0.1:6379 and CI=true.');
 
 const ALICE = 'eip155:1:0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045';

@@ -1,2 +1,3 @@
 export type { RedisStoreOptions } from './options.js';
+export { redisAnswers } from './probe.js';
 export { RedisStore } from './store.js';

@@ -17,29 +17,12 @@ import { Cluster, type ClusterOptions, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from './index.js';
 import { KeyLayout } from './keys.js';
+import { redisAnswers } from './probe.js';
 import { ENTRY_TTL_SLACK_MS } from './store.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
-async function redisAnswers(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const available = await redisAnswers();
+const available = await redisAnswers(REDIS_URL);
 if (!available && process.env.CI === 'true') {
   throw new Error('Redis does not answer on 127.0.0.1:6379 and CI=true: the Redis store tests must run in CI, not skip.');
 }

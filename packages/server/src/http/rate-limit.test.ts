@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Latchkey, ManualClock, MemoryStore, type Store } from '@latchkey/core';
-import { RedisStore } from '@latchkey/redis';
+import { RedisStore, redisAnswers } from '@latchkey/redis';
 import { SqliteStore } from '@latchkey/sqlite';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -209,24 +209,8 @@ async function sharesTheCount([a, b]: [Fixture, Fixture]): Promise<void> {
   await Promise.all([a.app.close(), b.app.close(), a.store.close(), b.store.close()]);
 }
 
-const redisAnswers = await (async () => {
-  const probe = new Redis('redis://127.0.0.1:6379', {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-})();
-if (!redisAnswers && process.env.CI === 'true') {
+const isRedisAnswering = await redisAnswers();
+if (!isRedisAnswering && process.env.CI === 'true') {
   throw new Error('Redis does not answer on 127.0.0.1:6379 and CI=true: the cross-node Redis test must run in CI, not skip.');
 }
 
@@ -239,7 +223,7 @@ describe('rate limits across nodes', () => {
     await sharesTheCount(await twoNodes(() => new SqliteStore({ path })));
   });
 
-  it.skipIf(!redisAnswers)('hold across two servers over one Redis key prefix', async () => {
+  it.skipIf(!isRedisAnswering)('hold across two servers over one Redis key prefix', async () => {
     const keyPrefix = `lktest:http:${randomBytes(6).toString('hex')}:`;
     try {
       await sharesTheCount(await twoNodes(() => new RedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix })));
