@@ -11,20 +11,10 @@ import type { Clock } from '../runtime.js';
 import { permissionsFor } from '../session/permissions.js';
 import { AUTHORITY_UNAVAILABLE, invalidToken } from './answers.js';
 import { type AccessTokenContext, walletOf } from './context.js';
-import type { FetchFunction, PublicJwkInput } from './options.js';
+import type { FetchFunction, JwtSettings, PublicJwkInput } from './options.js';
 import { refuse, type TokenValidator, type Verdict } from './verdict.js';
 
-export interface JwtValidatorOptions {
-  jwks: { keys: readonly PublicJwkInput[] } | null;
-  jwksUrl: string | null;
-  issuer: string;
-  audience: string;
-  roles: Readonly<Record<string, readonly string[]>>;
-  clockSkewSeconds: number;
-  jwksCacheMs: number;
-  jwksCooldownMs: number;
-  jwksMaxStaleMs: number;
-  timeoutMs: number;
+export interface JwtValidatorOptions extends JwtSettings {
   clock: Clock;
   logger: Logger;
   fetch: FetchFunction;

@@ -127,6 +127,20 @@ export type WalletAuthenticationOptions = CommonOptions &
   (EngineModeOptions | RemoteModeOptions | JwtModeOptions);
 
 /** The session cookie the Latchkey server sets (Secure, `__Host-`), by app: a value for `cookieName`. */
+/** JWT mode's settings once resolved: shared by the resolved options and the JWT validator. */
+export interface JwtSettings {
+  jwks: { keys: readonly PublicJwkInput[] } | null;
+  jwksUrl: string | null;
+  issuer: string;
+  audience: string;
+  roles: Readonly<Record<string, readonly string[]>>;
+  clockSkewSeconds: number;
+  jwksCacheMs: number;
+  jwksCooldownMs: number;
+  jwksMaxStaleMs: number;
+  timeoutMs: number;
+}
+
 export function defaultCookieName(appId: string): string {
   return `__Host-latchkey-session-${appId}`;
 }
@@ -159,19 +173,7 @@ export type ResolvedOptions = Common &
         timeoutMs: number;
         maxCacheEntries: number;
       }
-    | {
-        mode: 'jwt';
-        jwks: { keys: readonly PublicJwkInput[] } | null;
-        jwksUrl: string | null;
-        issuer: string;
-        audience: string;
-        roles: Readonly<Record<string, readonly string[]>>;
-        clockSkewSeconds: number;
-        jwksCacheMs: number;
-        jwksCooldownMs: number;
-        jwksMaxStaleMs: number;
-        timeoutMs: number;
-      }
+    | ({ mode: 'jwt' } & JwtSettings)
   );
 
 function invalid(field: string, message: string): LatchkeyError {
