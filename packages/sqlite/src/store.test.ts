@@ -116,6 +116,19 @@ const draft = (n: number): AuditDraft => ({
   details: { n },
 });
 
+/** Every call fails as STORE_UNAVAILABLE, no error carries the key, and no entry row was written. */
+async function expectRefusedWritingNothing(path: string, calls: (() => Promise<unknown>)[], secretKey: string): Promise<void> {
+  for (const call of calls) {
+    const error = await call().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
+    expect(String((error as Error).cause)).not.toContain(secretKey);
+  }
+  expect(withRaw(path, (db) => db.prepare('SELECT count(*) FROM entries').pluck().get())).toBe(0);
+}
+
 describe('SqliteStore on a real file', () => {
   afterAll(removeTempDirs);
 
@@ -302,15 +315,7 @@ describe('SqliteStore on a real file', () => {
         () => store.deleteEntry('app', 'nonce', key, T0),
       );
     }
-    for (const call of calls) {
-      const error = await call().then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
-      expect(String((error as Error).cause)).not.toContain(secretKey);
-    }
-    expect(withRaw(store.path, (db) => db.prepare('SELECT count(*) FROM entries').pluck().get())).toBe(0);
+    await expectRefusedWritingNothing(store.path, calls, secretKey);
 
     // The bounds themselves are accepted, and keys list in JavaScript's order (UTF-16 code units),
     // where U+1F600 sorts before U+E000; SQLite's own byte order would put it after.
@@ -489,15 +494,7 @@ describe('SqliteStore on a real file', () => {
       ),
       ...[secretKey, 'lone \uD800 surrogate'].map((key) => () => store.incrementEntry('app', 'rate', key, T0 + HOUR, T0)),
     ];
-    for (const call of calls) {
-      const error = await call().then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
-      expect(String((error as Error).cause)).not.toContain(secretKey);
-    }
-    expect(withRaw(store.path, (db) => db.prepare('SELECT count(*) FROM entries').pluck().get())).toBe(0);
+    await expectRefusedWritingNothing(store.path, calls, secretKey);
     const longest = 'k'.repeat(MAX_ENTRY_KEY_LENGTH);
     expect(await store.incrementEntry('app', 'rate', longest, T0 + HOUR, T0)).toBe(1);
     expect(await store.incrementEntry('app', 'rate', longest, T0 + 2 * HOUR, T0 + 1)).toBe(2);
