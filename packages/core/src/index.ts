@@ -2,6 +2,7 @@ export * from './access/index.js';
 export * from './audit/index.js';
 export * from './crypto/index.js';
 export * from './errors/index.js';
+export * from './keys/index.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type Clock, cryptoRandom, ManualClock, type RandomSource, systemClock } from './runtime.js';
 export * from './session/index.js';

@@ -8,7 +8,10 @@ export type AuditEventType =
   | 'wallet_sessions_revoked'
   | 'session_evicted'
   | 'session_expired'
-  | 'signin_failed';
+  | 'signin_failed'
+  | 'session_key_created'
+  | 'session_key_revoked'
+  | 'stamp_rejected';
 
 /** An audit event before the store links it onto the app's chain. Never holds a secret. */
 export interface AuditDraft {

@@ -120,6 +120,7 @@ export const ERROR_CODES = {
     message: 'The registration challenge is unknown, expired or already used.',
   },
   CREDENTIAL_BUNDLE_INVALID: { category: 'encryption', status: 400, message: 'The credential bundle could not be opened.' },
+  SESSION_KEY_TARGET_NOT_FOUND: { category: 'validation', status: 404, message: 'No session key of this wallet has that id.' },
   // QR connect and the relay (docs/connect-protocol.md).
   CONNECT_URI_INVALID: { category: 'validation', status: 400, message: 'The connect URI is malformed.' },
   CONNECT_URI_EXPIRED: { category: 'validation', status: 400, message: 'The connect URI has expired.' },
@@ -147,6 +148,7 @@ export const ERROR_CODES = {
   RELAY_ENVELOPE_INVALID: { category: 'validation', status: 400, message: 'The relay message is malformed.' },
   RELAY_PAYLOAD_TOO_LARGE: { category: 'validation', status: 413, message: 'The relay message is too large.' },
   RELAY_RATE_LIMITED: { category: 'authorization', status: 429, message: 'Too many relay messages; slow down.' },
+  RELAY_UNAVAILABLE: { category: 'system', status: 503, message: 'The relay could not be reached.' },
   STORE_UNAVAILABLE: { category: 'store', status: 503, message: 'The session store could not answer.' },
   CONFIG_INVALID: { category: 'system', status: 500, message: 'Configuration is invalid.' },
   INTERNAL_ERROR: { category: 'system', status: 500, message: 'Internal error.' },

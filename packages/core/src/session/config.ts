@@ -1,10 +1,11 @@
+import { normalizeRelayUrl } from '@latchkey/protocol/connect';
 import { z } from 'zod';
 import type { DataKeyRing } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { Clock, RandomSource } from '../runtime.js';
-import type { ResolveSignIn } from '../signin/flow.js';
-import type { SmartAccountVerifier } from '../signin/siwe.js';
+import type { SmartAccounts } from '../signin/ethereum-signature.js';
+import type { ResolveSignIn } from '../signin/host.js';
 import { SOLANA_CLUSTERS } from '../signin/siws.js';
 import type { Store } from '../store/contract.js';
 
@@ -71,6 +72,74 @@ const accessTokensSchema = z
     }
   });
 
+const sessionKeysSchema = z
+  .object({
+    /** Every session-authenticated route needs a stamp (`Latchkey-Signature`), but for the documented exemptions. Off. */
+    requireStamps: z.boolean().default(false),
+    /** Seconds a new session key lives when the request names no `ttlSeconds`. 900 (15 minutes). */
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 60 * 60)
+      .default(900),
+    /** Most seconds a client may ask for. 86400 (1 day). A key never outlives its session's absolute expiry. */
+    maxTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 60 * 60)
+      .default(86_400),
+    /** Live (unexpired, unrevoked) keys one session may hold. 20. */
+    maxLiveKeys: z.number().int().min(1).max(100).default(20),
+    /** Seconds a stamp's timestamp may lie from the server clock, either way. 60. */
+    skewSeconds: z.number().int().min(1).max(600).default(60),
+  })
+  .strict()
+  .refine((k) => k.ttlSeconds <= k.maxTtlSeconds, {
+    message: 'ttlSeconds must not exceed maxTtlSeconds',
+    path: ['ttlSeconds'],
+  });
+
+/** A relay URL in any spelling `normalizeRelayUrl` accepts; kept in its canonical form. */
+const relayUrl = z
+  .string()
+  .min(1)
+  .max(512)
+  .superRefine((url, ctx) => {
+    try {
+      normalizeRelayUrl(url);
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a relay URL: https://host[:port][/path] (http only on localhost, 127.0.0.1, [::1])',
+      });
+    }
+  });
+
+const connectSchema = z
+  .object({
+    /**
+     * The public URL(s) of the relay(s) whose connect session tokens this app accepts, as dApps pass
+     * them to `ConnectDapp` (usually this server's own URL). A token naming any other relay is refused.
+     */
+    relayUrls: z.array(relayUrl).min(1).max(8),
+    /** EIP-155 chain ids whose accounts may connect. Omitted: any. */
+    chainIds: z.array(z.number().int().positive()).min(1).optional(),
+    /** Solana clusters (`mainnet`, `devnet`, `testnet` or a genesis-hash prefix) whose accounts may connect. Omitted: any. */
+    solanaClusters: z.array(z.string().min(1).max(64)).min(1).optional(),
+    /** Refuse tokens signed longer ago than this many seconds. Omitted: only the token's own expiry counts. */
+    maxTokenAgeSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 24 * 60 * 60)
+      .optional(),
+    /** Seconds a token's `issuedAt` may lie in the future. 60. */
+    clockSkewSeconds: z.number().int().nonnegative().max(600).default(60),
+  })
+  .strict();
+
 /** Per-app session settings. Every default and unit is written here, once. */
 export const appSettingsSchema = z
   .object({
@@ -110,6 +179,10 @@ export const appSettingsSchema = z
     signIn: signInSchema.optional(),
     /** Short-lived JWT access tokens beside the opaque session token. Off unless configured. */
     accessTokens: accessTokensSchema.optional(),
+    /** QR connect: session tokens exchanged at `POST /v1/auth/connect` (signInWithConnect). Off unless configured. */
+    connect: connectSchema.optional(),
+    /** Device-bound session keys and request stamps (docs/stamps.md). Always on; these tune them. */
+    sessionKeys: sessionKeysSchema.prefault({}),
   })
   .strict()
   .refine((s) => s.idleTimeoutSeconds <= s.absoluteLifetimeSeconds, {
@@ -133,6 +206,28 @@ export interface AppSettings {
   readonly retiredRefreshTokens: number;
   readonly signIn: SignInSettings | null;
   readonly accessTokens: AccessTokenSettings | null;
+  readonly connect: ConnectSettings | null;
+  readonly sessionKeys: SessionKeySettings;
+}
+
+/** Connect-bridge settings in engine units; relay URLs canonical, Solana clusters as genesis-hash prefixes. */
+export interface ConnectSettings {
+  readonly relayUrls: readonly string[];
+  /** null: any chain of that kind. */
+  readonly chainIds: readonly number[] | null;
+  readonly solanaClusters: readonly string[] | null;
+  /** null: no limit beyond the token's expiry. */
+  readonly maxTokenAgeMs: number | null;
+  readonly clockSkewMs: number;
+}
+
+/** Session-key settings in engine units. */
+export interface SessionKeySettings {
+  readonly isStampRequired: boolean;
+  readonly ttlMs: number;
+  readonly maxTtlMs: number;
+  readonly maxLiveKeys: number;
+  readonly skewMs: number;
 }
 
 /** Access-token settings in engine units. */
@@ -174,10 +269,10 @@ export interface LatchkeyOptions {
   /** Seconds between scheduled cleanups of expired sessions; 0 turns the schedule off. 3600. */
   cleanupIntervalSeconds?: number;
   /**
-   * Smart-account signature checks (ERC-1271, ERC-6492) for Sign-In with Ethereum, by chain id;
-   * usually viem public clients. Without one, only EOA signatures verify on that chain.
+   * Smart-account signature checks (ERC-1271, ERC-6492) for Sign-In with Ethereum and the connect
+   * bridge, by chain id; usually viem public clients. Without one, only EOA signatures verify on that chain.
    */
-  smartAccounts?: { verifiers: Readonly<Record<number, SmartAccountVerifier>>; timeoutMs?: number };
+  smartAccounts?: SmartAccounts;
   /** Roles and user id for a wallet that just signed in, from the app's own records. Default: the app's default roles. */
   resolveSignIn?: ResolveSignIn;
 }
@@ -216,6 +311,24 @@ function toSettings(input: z.output<typeof appSettingsSchema>): AppSettings {
           isRevocationChecked: input.accessTokens.revocationCheck,
         })
       : null,
+    connect: input.connect
+      ? Object.freeze({
+          relayUrls: Object.freeze([...new Set(input.connect.relayUrls.map(normalizeRelayUrl))]),
+          chainIds: input.connect.chainIds ? Object.freeze([...input.connect.chainIds]) : null,
+          solanaClusters: input.connect.solanaClusters
+            ? Object.freeze(input.connect.solanaClusters.map((c) => SOLANA_CLUSTERS[c] ?? c))
+            : null,
+          maxTokenAgeMs: input.connect.maxTokenAgeSeconds === undefined ? null : input.connect.maxTokenAgeSeconds * SECOND,
+          clockSkewMs: input.connect.clockSkewSeconds * SECOND,
+        })
+      : null,
+    sessionKeys: Object.freeze({
+      isStampRequired: input.sessionKeys.requireStamps,
+      ttlMs: input.sessionKeys.ttlSeconds * SECOND,
+      maxTtlMs: input.sessionKeys.maxTtlSeconds * SECOND,
+      maxLiveKeys: input.sessionKeys.maxLiveKeys,
+      skewMs: input.sessionKeys.skewSeconds * SECOND,
+    }),
   });
 }
 

@@ -2,6 +2,7 @@ import { AccessTokens } from '../access/service.js';
 import type { AuditDraft, AuditEventType } from '../audit/entry.js';
 import type { SessionDataCipher } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
+import { forgetSessionKeys } from '../keys/listing.js';
 import type { Logger } from '../logger.js';
 import type { Clock, RandomSource } from '../runtime.js';
 import type { StatsCounter, Store } from '../store/contract.js';
@@ -24,6 +25,8 @@ export interface EngineContext {
   storeCall<T>(operation: string, call: () => Promise<T>): Promise<T>;
   /** Audit and counters after an operation. Their failure is logged, not thrown: the operation already happened. */
   record(appId: string, drafts: AuditDraft[], counters: Partial<Record<StatsCounter, number>>): Promise<void>;
+  /** Deletes the session keys of sessions that have ended. Best effort: logged, never thrown. */
+  forgetSessionKeys(appId: string, sessionIds: readonly string[]): Promise<void>;
 }
 
 type EngineParts = Pick<EngineContext, 'store' | 'clock' | 'random' | 'logger' | 'cipher' | 'settings'>;
@@ -48,6 +51,7 @@ export function createEngineContext(parts: EngineParts): EngineContext {
     }),
     storeCall,
     record: (appId, drafts, counters) => recordOutcome(ctx, appId, drafts, counters),
+    forgetSessionKeys: (appId, sessionIds) => forgetSessionKeys(ctx, appId, sessionIds),
   };
   return ctx;
 }

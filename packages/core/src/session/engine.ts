@@ -4,8 +4,10 @@ import type { AuditVerifyResult } from '../audit/chain.js';
 import type { AuditEntry } from '../audit/entry.js';
 import { SessionDataCipher } from '../crypto/keyring.js';
 import { LatchkeyError } from '../errors/index.js';
+import { SessionKeys } from '../keys/service.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { cryptoRandom, systemClock } from '../runtime.js';
+import type { ConnectSignInRequest } from '../signin/connect.js';
 import { SignInFlow, type SignInRequest } from '../signin/flow.js';
 import type { StoreStats } from '../store/contract.js';
 import {
@@ -66,6 +68,11 @@ export class Latchkey {
   readonly #apps: Map<string, AppSettings>;
   readonly #defaults: AppSettingsInput | undefined;
   readonly #signIn: SignInFlow;
+  /**
+   * Device-bound session keys and request stamps: `create`, `list`, `revoke`, `createChallenge`,
+   * `verifyStamp`. Settings per app under `sessionKeys`.
+   */
+  readonly sessionKeys: SessionKeys;
   #cleanupTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: LatchkeyOptions) {
@@ -82,6 +89,7 @@ export class Latchkey {
     for (const [appId, settings] of this.#apps) AccessTokens.check(appId, settings.accessTokens, cipher);
     const ctx = createEngineContext({ store, clock, random, logger, cipher, settings: (appId) => this.settings(appId) });
     this.#ctx = ctx;
+    this.sessionKeys = new SessionKeys(ctx);
     this.#signIn = new SignInFlow(
       {
         store,
@@ -202,6 +210,19 @@ export class Latchkey {
   /** Sign-In with Solana: the same flow with an Ed25519 signature. */
   signInWithSolana(request: SignInRequest): Promise<IssuedSession> {
     return this.#signIn.signInWithSolana(request);
+  }
+
+  /**
+   * The QR-connect session bridge: consumes the channel id (once per channel, CONNECT_CHANNEL_USED
+   * after), checks the wallet-signed session token's channel, relay (the app's `connect.relayUrls`),
+   * chain and times against this server, verifies its signature (EOA, ERC-1271, Ed25519),
+   * and creates a fresh session capped at the token's expiry.
+   *
+   * @example
+   * const { token } = await latchkey.signInWithConnect({ sessionToken, uuid });
+   */
+  signInWithConnect(request: ConnectSignInRequest): Promise<IssuedSession> {
+    return this.#signIn.signInWithConnect(request);
   }
 
   /**

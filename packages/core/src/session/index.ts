@@ -3,6 +3,7 @@ export {
   type AppSettings,
   type AppSettingsInput,
   appSettingsSchema,
+  type ConnectSettings,
   DEFAULT_APP_ID,
   type LatchkeyOptions,
 } from './config.js';

@@ -29,6 +29,7 @@ export async function revokeSessionById(
   const record = await ctx.storeCall('deleteSession', () => ctx.store.deleteSession(appId, sessionId));
   if (!record) return false;
   await ctx.record(appId, [draft(now, 'session_revoked', record, { reason: options.reason ?? 'revoked' })], { revoked: 1 });
+  await ctx.forgetSessionKeys(appId, [sessionId]);
   return true;
 }
 
@@ -77,9 +78,11 @@ export async function invalidateAllWalletSessions(
 
 /**
  * Tells access-token verifiers on every node after a session is already gone (eviction, reuse,
- * a late wallet-wide delete); a failure is logged, since there is nothing left to undo.
+ * a late wallet-wide delete), and drops the sessions' keys; a failure is logged, since there is
+ * nothing left to undo.
  */
 export async function noteRevoked(ctx: EngineContext, appId: string, sessionIds: string[]): Promise<void> {
+  if (sessionIds.length > 0) await ctx.forgetSessionKeys(appId, sessionIds);
   try {
     await ctx.access.noteRevoked(appId, sessionIds);
   } catch (error) {

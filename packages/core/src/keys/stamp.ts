@@ -1,0 +1,201 @@
+import { type ParsedStamp, parseStampHeader, stampPayload } from '@latchkey/protocol';
+import type { AuditDraft } from '../audit/entry.js';
+import { LatchkeyError } from '../errors/index.js';
+import { DEFAULT_APP_ID } from '../session/config.js';
+import type { EngineContext } from '../session/context.js';
+import type { SessionScope } from '../session/record.js';
+import type { StoredEntry } from '../store/contract.js';
+import { SESSION_ID_PATTERN } from '../tokens/ids.js';
+import type { SessionKeyCache } from './key-cache.js';
+import { verifyP256Signature } from './key-cache.js';
+import { decodeKeyRecord, keyNamespace, nonceNamespace, type SessionKeyRecord } from './record.js';
+
+/** Every way a stamp can fail, in the order they are checked. */
+export type StampFailureCode =
+  | 'SIGNATURE_MALFORMED'
+  | 'SESSION_KEY_NOT_FOUND'
+  | 'SESSION_KEY_MISMATCH'
+  | 'SESSION_KEY_REVOKED'
+  | 'SESSION_KEY_EXPIRED'
+  | 'SIGNATURE_STALE'
+  | 'SCOPE_READ_ONLY'
+  | 'SIGNATURE_REPLAYED'
+  | 'SIGNATURE_INVALID'
+  | 'STORE_UNAVAILABLE';
+
+export interface VerifyStampInput {
+  appId?: string;
+  /** The session the request's credential (bearer token or cookie) was validated as. */
+  sessionId: string;
+  /** The request's method, as sent. */
+  method: string;
+  /** Path and query exactly as on the request line. */
+  path: string;
+  /** `bodyDigest` of the body bytes as received (`@latchkey/protocol`). */
+  bodyDigest: string;
+  /** The `Latchkey-Signature` header value. */
+  header: string;
+  /** Milliseconds; default the engine's clock. */
+  now?: number;
+  /** Accept a key past its expiry (still unrevoked): only for making its successor. */
+  allowExpiredKey?: boolean;
+  /**
+   * Whether the request changes state, which a read-only key may not sign. Default: any method but
+   * GET, HEAD and OPTIONS.
+   */
+  isWrite?: boolean;
+}
+
+/** A stamp that verified: who signed, with what scope. */
+export interface VerifiedStamp {
+  valid: true;
+  keyId: string;
+  sessionId: string;
+  scope: SessionScope;
+  expiresAt: number;
+  /** Only with `allowExpiredKey`: the key is past its expiry. */
+  isKeyExpired: boolean;
+}
+
+/** Not an exception: every refusal is a value, SESSION_KEY_EXPIRED with the key's expiry. */
+export type StampVerification =
+  | VerifiedStamp
+  | { valid: false; code: 'SESSION_KEY_EXPIRED'; expiresAt: number }
+  | { valid: false; code: Exclude<StampFailureCode, 'SESSION_KEY_EXPIRED'> };
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const AUDIT_THROTTLE_NAMESPACE = 'audit-throttle';
+
+/**
+ * The hot path. The request's session is already valid; this reads the key record (one store call)
+ * and, for a stamp of the session's own key inside the time window, consumes the nonce in the replay
+ * cache (`addEntry`) at the same time, then checks in the documented order and verifies the ECDSA
+ * signature last: a nonce is always spent before its signature is looked at. The replay entry lives
+ * until `timestamp + skew`, the last moment the stamp could pass, so a stamp signed up to `skew` ahead
+ * of the server clock is remembered as long as it is acceptable.
+ */
+export async function verifyStamp(
+  ctx: EngineContext,
+  keys: SessionKeyCache,
+  input: VerifyStampInput,
+): Promise<StampVerification> {
+  const appId = input.appId ?? DEFAULT_APP_ID;
+  const settings = ctx.settings(appId).sessionKeys;
+  if (typeof input.sessionId !== 'string' || !SESSION_ID_PATTERN.test(input.sessionId)) {
+    throw new LatchkeyError('VALIDATION_FAILED', { message: 'sessionId: a session id', field: 'sessionId' });
+  }
+  let stamp: ParsedStamp;
+  try {
+    stamp = parseStampHeader(input.header);
+  } catch {
+    return refuse(ctx, appId, input.sessionId, 'SIGNATURE_MALFORMED', null, {});
+  }
+  const now = input.now ?? ctx.clock.now();
+  const keySession = keys.sessionOf(stamp.keyId);
+  if (keySession === null) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_NOT_FOUND', null, { keyId: stamp.keyId });
+  const isOwnKey = keySession === input.sessionId;
+  const isInWindow = Math.abs(now - stamp.timestamp) <= settings.skewMs;
+
+  let entries: StoredEntry[];
+  let isFresh: boolean | null;
+  try {
+    [entries, isFresh] = await Promise.all([
+      ctx.store.listEntries(appId, keyNamespace(keySession), now),
+      isOwnKey && isInWindow
+        ? ctx.store.addEntry(
+            appId,
+            nonceNamespace(keySession),
+            { key: `${stamp.keyId}.${stamp.nonce}`, value: '1', expiresAt: stamp.timestamp + settings.skewMs + 1 },
+            now,
+          )
+        : null,
+    ]);
+  } catch (error) {
+    ctx.logger.error('store unavailable during stamp verification', { appId, sessionId: input.sessionId, error: String(error) });
+    return { valid: false, code: 'STORE_UNAVAILABLE' };
+  }
+
+  const record = findRecord(entries, stamp.keyId, keySession);
+  const details = { keyId: stamp.keyId };
+  if (!record) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_NOT_FOUND', null, details);
+  if (!isOwnKey) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_MISMATCH', record, details);
+  if (record.revokedAt !== null) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_REVOKED', record, details);
+  const isKeyExpired = now >= record.expiresAt;
+  if (isKeyExpired && !input.allowExpiredKey) return { valid: false, code: 'SESSION_KEY_EXPIRED', expiresAt: record.expiresAt };
+  if (!isInWindow) {
+    return refuse(ctx, appId, input.sessionId, 'SIGNATURE_STALE', record, { ...details, offsetMs: stamp.timestamp - now });
+  }
+  const isWrite = input.isWrite ?? !SAFE_METHODS.has(input.method.toUpperCase());
+  if (isWrite && record.scope === 'read-only') return refuse(ctx, appId, input.sessionId, 'SCOPE_READ_ONLY', record, details);
+  if (!isFresh) return refuse(ctx, appId, input.sessionId, 'SIGNATURE_REPLAYED', record, details);
+
+  const payload = stampPayload({
+    version: 1,
+    keyId: stamp.keyId,
+    method: input.method.toUpperCase(),
+    path: input.path,
+    body: input.bodyDigest,
+    timestamp: stamp.timestamp,
+    nonce: stamp.nonce,
+  });
+  let isSigned: boolean;
+  try {
+    isSigned = await verifyP256Signature(keys.get(record.id, record.publicKey), payload, stamp.signature);
+  } catch {
+    isSigned = false;
+  }
+  if (!isSigned) return refuse(ctx, appId, input.sessionId, 'SIGNATURE_INVALID', record, details);
+  return {
+    valid: true,
+    keyId: record.id,
+    sessionId: record.sessionId,
+    scope: record.scope,
+    expiresAt: record.expiresAt,
+    isKeyExpired,
+  };
+}
+
+/** The key's record among its session's entries (parsing only that one); null when absent or not a record of that session. */
+function findRecord(entries: StoredEntry[], keyId: string, sessionId: string): SessionKeyRecord | null {
+  for (const entry of entries) {
+    if (entry.key !== keyId) continue;
+    const record = decodeKeyRecord(entry.value);
+    return record && record.id === keyId && record.sessionId === sessionId ? record : null;
+  }
+  return null;
+}
+
+/**
+ * A refusal: one fixed answer, the details in the audit log. Anyone with a session can send bad
+ * stamps, so each (session, code) is audited at most once a minute.
+ */
+async function refuse(
+  ctx: EngineContext,
+  appId: string,
+  sessionId: string,
+  code: Exclude<StampFailureCode, 'SESSION_KEY_EXPIRED' | 'STORE_UNAVAILABLE'>,
+  record: SessionKeyRecord | null,
+  details: AuditDraft['details'],
+): Promise<StampVerification> {
+  await auditRejection(ctx, appId, { sessionId, subject: record?.subject ?? null }, { code, ...details });
+  return { valid: false, code };
+}
+
+/** Audits a stamp (or registration proof) refused for a session, at most once a minute per session and code. Never throws. */
+export async function auditRejection(
+  ctx: EngineContext,
+  appId: string,
+  about: { sessionId: string; subject: string | null },
+  details: AuditDraft['details'] & { code: string },
+): Promise<void> {
+  const now = ctx.clock.now();
+  const throttle = { key: `stamp_rejected:${about.sessionId}:${details.code}`, value: '1', expiresAt: now + 60_000 };
+  const isFirstThisMinute = await ctx.store.addEntry(appId, AUDIT_THROTTLE_NAMESPACE, throttle, now).catch(() => false);
+  if (isFirstThisMinute) {
+    await ctx.record(
+      appId,
+      [{ at: now, type: 'stamp_rejected', sessionId: about.sessionId, subject: about.subject, details }],
+      {},
+    );
+  }
+}
