@@ -1,34 +1,22 @@
 import { base58 } from '@scure/base';
 import { z } from 'zod';
-import type { AuditDraft } from '../audit/entry.js';
 import { type ErrorCode, LatchkeyError } from '../errors/index.js';
-import type { Clock, RandomSource } from '../runtime.js';
-import type { AppSettings, SignInSettings } from '../session/config.js';
+import type { SignInSettings } from '../session/config.js';
 import { DEFAULT_APP_ID } from '../session/config.js';
-import { type CreateSessionInput, deviceInput, parseInput } from '../session/inputs.js';
+import { deviceInput, parseInput } from '../session/inputs.js';
 import type { IssuedSession } from '../session/issue.js';
-import type { Store } from '../store/contract.js';
-import { parseAccount } from '../subject/index.js';
+import { type ConnectSignInRequest, signInWithConnect } from './connect.js';
+import type { SmartAccounts } from './ethereum-signature.js';
+import { issueSignInSession, type SignInHost, signInFailure } from './host.js';
 import type { SignInMessage } from './message.js';
-import { parseSiweMessage, type SmartAccountVerifier, type VerifiedSignIn, verifySiweMessage } from './siwe.js';
+import { parseSiweMessage, type VerifiedSignIn, verifySiweMessage } from './siwe.js';
 import { parseSiwsMessage, SOLANA_CLUSTERS, solanaReference, verifySiwsMessage } from './siws.js';
+
+export type { ResolveSignIn, SignInHost, SignInMethod } from './host.js';
 
 /** Where issued sign-in nonces live until they are used once. */
 export const NONCE_NAMESPACE = 'signin-nonce';
 const NONCE_BYTES = 16;
-
-/** What the sign-in flow needs of the engine that hosts it. */
-export interface SignInHost {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly random: RandomSource;
-  settings(appId: string): AppSettings;
-  createSession(input: CreateSessionInput): Promise<IssuedSession>;
-  /** The server's own word on who a signed-in wallet is: roles and user id. */
-  resolveSignIn?: ResolveSignIn;
-  storeCall<T>(operation: string, call: () => Promise<T>): Promise<T>;
-  record(appId: string, drafts: AuditDraft[]): Promise<void>;
-}
 
 /**
  * What a sign-in request may carry. Nothing here is signed, so nothing here may raise privilege:
@@ -46,16 +34,6 @@ const signInRequest = z
   .strict();
 
 export type SignInRequest = z.input<typeof signInRequest>;
-
-/**
- * Called after a wallet proved itself and before its session is created: returns the roles and
- * user id the app grants that account (from its own database). Without it, the app's default roles.
- */
-export type ResolveSignIn = (event: {
-  appId: string;
-  account: string;
-  method: 'siwe' | 'siws';
-}) => Promise<{ roles?: string[]; userId?: string } | undefined> | { roles?: string[]; userId?: string } | undefined;
 
 interface Family {
   method: 'siwe' | 'siws';
@@ -79,14 +57,13 @@ interface Family {
  */
 export class SignInFlow {
   readonly #host: SignInHost;
+  readonly #smartAccounts: SmartAccounts | undefined;
   readonly #ethereum: Family;
   readonly #solana: Family;
 
-  constructor(
-    host: SignInHost,
-    smartAccounts: { verifiers: Readonly<Record<number, SmartAccountVerifier>>; timeoutMs?: number } | undefined,
-  ) {
+  constructor(host: SignInHost, smartAccounts: SmartAccounts | undefined) {
     this.#host = host;
+    this.#smartAccounts = smartAccounts;
     const expectations = (signIn: SignInSettings, nonce: string, now: number) => ({
       domain: signIn.domain,
       origin: signIn.origin,
@@ -148,6 +125,11 @@ export class SignInFlow {
     return this.#signIn_(this.#solana, request);
   }
 
+  /** Exchanges a QR-connect session token for a session (see connect.ts). */
+  signInWithConnect(request: ConnectSignInRequest): Promise<IssuedSession> {
+    return signInWithConnect(this.#host, this.#smartAccounts, request);
+  }
+
   #signIn(appId: string, code: ErrorCode): SignInSettings {
     const signIn = this.#host.settings(appId).signIn;
     if (!signIn) throw new LatchkeyError(code, { message: `Sign-in is not configured for app "${appId}".` });
@@ -177,34 +159,20 @@ export class SignInFlow {
       const verified = await family.verify(request.message, request.signature, message, signIn, now);
       // Inside the skew the message is still acceptable, but a session must end in the future.
       if (verified.expiresAt !== undefined && verified.expiresAt <= now) throw new LatchkeyError(family.codes.expired);
-      const granted = (await this.#host.resolveSignIn?.({ appId, account: verified.account, method: family.method })) ?? {};
-      return await this.#host.createSession({
+      return await issueSignInSession(this.#host, {
         appId,
         account: verified.account,
-        authMethod: family.method,
-        ...(verified.expiresAt === undefined ? {} : { notAfter: verified.expiresAt }),
-        ...(granted.userId === undefined ? {} : { userId: granted.userId }),
-        ...(granted.roles === undefined ? {} : { roles: granted.roles }),
-        ...(request.scope === undefined ? {} : { scope: request.scope }),
-        ...(request.device === undefined ? {} : { device: request.device }),
+        method: family.method,
+        notAfter: verified.expiresAt,
+        scope: request.scope,
+        device: request.device,
       });
     } catch (error) {
       if (error instanceof LatchkeyError && error.code !== 'STORE_UNAVAILABLE') {
-        await this.#host.record(appId, [failure(now, family, message, signIn, error)]);
+        const failure = signInFailure(now, family.method, family.claimedAccount(message, signIn), error.code);
+        await this.#host.record(appId, [failure]);
       }
       throw error;
     }
   }
-}
-
-/** The audit entry of a failed sign-in: the code and the account the message claimed, never the signature. */
-function failure(now: number, family: Family, message: SignInMessage, signIn: SignInSettings, error: LatchkeyError): AuditDraft {
-  let subject: string | null = null;
-  const claimed = family.claimedAccount(message, signIn);
-  try {
-    subject = claimed ? parseAccount(claimed).account : null;
-  } catch {
-    subject = null;
-  }
-  return { at: now, type: 'signin_failed', sessionId: null, subject, details: { method: family.method, code: error.code } };
 }

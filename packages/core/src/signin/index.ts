@@ -1,4 +1,7 @@
+export { CONNECT_CHANNEL_NAMESPACE, CONNECT_CHANNEL_SCOPE, type ConnectSignInRequest } from './connect.js';
+export { type SmartAccounts, verifyEthereumSignature } from './ethereum-signature.js';
 export { NONCE_NAMESPACE, type SignInRequest } from './flow.js';
+export type { ResolveSignIn, SignInMethod } from './host.js';
 export {
   formatSignInMessage,
   isDateTime,

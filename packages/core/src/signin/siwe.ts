@@ -1,6 +1,7 @@
-import { type Hex, isHex, recoverMessageAddress } from 'viem';
+import { isHex } from 'viem';
 import { LatchkeyError } from '../errors/index.js';
 import { toChecksumAddress } from '../subject/index.js';
+import { type SmartAccountVerifier, verifyEthereumSignature } from './ethereum-signature.js';
 import {
   formatSignInMessage,
   parseSignInMessage,
@@ -10,15 +11,9 @@ import {
   toMillis,
   toSignInMessage,
 } from './message.js';
-import { checkSignedFields, type SignInExpectations, withTimeout } from './verify.js';
+import { checkSignedFields, type SignInExpectations } from './verify.js';
 
-/**
- * Verifies smart-account signatures (ERC-1271, and ERC-6492 for wallets not yet deployed) on one
- * chain. A viem `PublicClient` is one: `createPublicClient({ chain, transport: http(rpcUrl) })`.
- */
-export interface SmartAccountVerifier {
-  verifyMessage(args: { address: `0x${string}`; message: string; signature: `0x${string}` }): Promise<boolean>;
-}
+export type { SmartAccountVerifier } from './ethereum-signature.js';
 
 export const ETHEREUM_FAMILY: SignInFamily = Object.freeze({
   chainName: 'Ethereum',
@@ -78,15 +73,6 @@ const SIWE_CODES = {
   notYetValid: 'SIWE_NOT_YET_VALID',
 } as const;
 
-async function recoversTo(message: string, signature: Hex, address: string): Promise<boolean> {
-  if (signature.length !== 132) return false;
-  try {
-    return (await recoverMessageAddress({ message, signature })) === address;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Verifies a signed EIP-4361 message against the server's expectations: domain, URI origin, chain
  * id, nonce and time bounds first, then the signature (EIP-191 recovery; ERC-1271 / ERC-6492 through
@@ -103,20 +89,16 @@ export async function verifySiweMessage(options: VerifySiweOptions): Promise<Ver
   const signature = options.signature;
   if (typeof signature !== 'string' || !isHex(signature) || signature.length < 132)
     throw new LatchkeyError('SIWE_SIGNATURE_INVALID');
-  let signer: VerifiedSignIn['signer'] = 'eoa';
-  if (!(await recoversTo(options.message, signature, message.address))) {
-    const verifier = options.verifiers?.[chainId];
-    if (!verifier) throw new LatchkeyError('SIWE_SIGNATURE_INVALID');
-    const isValid = await withTimeout(
-      verifier.verifyMessage({ address: message.address as Hex, message: options.message, signature }).catch((cause: unknown) => {
-        throw new LatchkeyError('SIWE_VERIFIER_UNAVAILABLE', { cause });
-      }),
-      options.timeoutMs ?? 5000,
-      () => new LatchkeyError('SIWE_VERIFIER_UNAVAILABLE', { message: 'Smart-account verification timed out.' }),
-    );
-    if (!isValid) throw new LatchkeyError('SIWE_SIGNATURE_INVALID');
-    signer = 'contract';
-  }
+  const signer = await verifyEthereumSignature({
+    message: options.message,
+    signature,
+    address: message.address,
+    chainId,
+    smartAccounts: options.verifiers
+      ? { verifiers: options.verifiers, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }
+      : undefined,
+  });
+  if (signer === null) throw new LatchkeyError('SIWE_SIGNATURE_INVALID');
   const verified: VerifiedSignIn = { message, account: `eip155:${chainId}:${message.address}`, signer };
   if (message.expirationTime !== undefined) verified.expiresAt = toMillis(message.expirationTime);
   return verified;

@@ -14,6 +14,13 @@ export interface FlagSpec {
 export type Flags = Record<string, FlagSpec>;
 export type FlagValues = Record<string, string | boolean | undefined>;
 
+/** A bare argument a command takes after its name (`latchkey wallet connect URI`), for help. */
+export interface ArgumentSpec {
+  /** Placeholder in help, e.g. `URI`. */
+  name: string;
+  description: string;
+}
+
 export const HELP_FLAG: Flags = { help: { type: 'boolean', short: 'h', description: 'show this help' } };
 
 /**
@@ -21,15 +28,31 @@ export const HELP_FLAG: Flags = { help: { type: 'boolean', short: 'h', descripti
  * stray argument is a UsageError naming it, so the CLI answers with one line and exit 2.
  */
 export function parseFlags(flags: Flags, args: readonly string[]): FlagValues {
+  return parseCommandLine(flags, args, 0).values;
+}
+
+/**
+ * Like {@link parseFlags}, and also takes up to `maxArguments` bare arguments (in any position among
+ * the flags); one more is a UsageError naming it.
+ */
+export function parseCommandLine(
+  flags: Flags,
+  args: readonly string[],
+  maxArguments: number,
+): { values: FlagValues; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, spec] of Object.entries({ ...flags, ...HELP_FLAG })) {
     options[name] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
   }
+  let parsed: { values: unknown; positionals: string[] };
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as FlagValues;
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: maxArguments > 0 });
   } catch (error) {
     throw translate(error);
   }
+  const extra = parsed.positionals[maxArguments];
+  if (extra !== undefined) throw new UsageError(`"${extra.slice(0, 64)}"`, 'unexpected argument');
+  return { values: parsed.values as FlagValues, positionals: parsed.positionals };
 }
 
 function translate(error: unknown): Error {
@@ -63,7 +86,13 @@ export function requiredFlag(values: FlagValues, name: string, what: string): st
 }
 
 /** Help text generated from the flag specs, so the two never drift apart. */
-export function formatHelp(command: { usage: string; summary: string; details?: string; flags: Flags }): string {
+export function formatHelp(command: {
+  usage: string;
+  summary: string;
+  details?: string;
+  flags: Flags;
+  arguments?: readonly ArgumentSpec[];
+}): string {
   const rows = Object.entries({ ...command.flags, ...HELP_FLAG }).map(([name, spec]) => {
     const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`;
     const right = spec.env ? `${spec.description} [env ${spec.env}]` : spec.description;
@@ -72,6 +101,10 @@ export function formatHelp(command: { usage: string; summary: string; details?: 
   const width = Math.max(...rows.map(([l]) => l.length));
   const lines = [`Usage: ${command.usage}`, '', command.summary];
   if (command.details) lines.push('', command.details);
+  if (command.arguments?.length) {
+    const argWidth = Math.max(width, ...command.arguments.map((a) => a.name.length + 4));
+    lines.push('', 'Arguments:', ...command.arguments.map((a) => `  ${`    ${a.name}`.padEnd(argWidth)}  ${a.description}`));
+  }
   lines.push('', 'Flags:', ...rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`));
   return `${lines.join('\n')}\n`;
 }

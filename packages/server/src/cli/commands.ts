@@ -21,9 +21,11 @@ import {
 } from '../config/index.js';
 import { redactAppSettings } from '../http/stored-apps.js';
 import { createApiKey } from '../index.js';
-import { type Flags, type FlagValues, requiredFlag, stringFlag } from './args.js';
+import { type ArgumentSpec, type Flags, type FlagValues, requiredFlag, stringFlag } from './args.js';
+import { connectCommand } from './connect.js';
 import { type CliIo, json, table, time } from './output.js';
 import { serve } from './serve.js';
+import { walletConnectCommand } from './wallet.js';
 
 /** A command: the words that name it, its help, its flags, and what it does (answering an exit code). */
 export interface Command {
@@ -32,7 +34,9 @@ export interface Command {
   usage: string;
   details?: string;
   flags: Flags;
-  run(io: CliIo, values: FlagValues): Promise<number>;
+  /** Bare arguments after the command's name, in order; without it the command takes none. */
+  arguments?: readonly ArgumentSpec[];
+  run(io: CliIo, values: FlagValues, positionals: readonly string[]): Promise<number>;
 }
 
 export const STORE_FLAGS: Flags = {
@@ -110,13 +114,15 @@ function printApiKey(io: CliIo, appId: string, key: { id: string; key: string })
 const serveCommand: Command = {
   path: ['serve'],
   summary: 'Start the Latchkey HTTP API server.',
-  usage: 'latchkey serve [--port PORT] [--host HOST] [--store STORE] [--config FILE] [--log-level LEVEL]',
+  usage: 'latchkey serve [--port PORT] [--host HOST] [--store STORE] [--config FILE] [--log-level LEVEL] [--relay on|off]',
   details: [
     'With no options: SQLite at ./.latchkey/latchkey.db, data keys generated into ./.latchkey/keys.json',
     '(mode 0600), and a default app with Sign-In with Ethereum for this host:port (chain 1) and EdDSA',
     'access tokens whose audience is the server URL. Flags beat environment variables, which beat the',
     `config file. Data keys: config "dataKeys" or env ${DATA_KEYS_ENV} (JSON). SIGTERM or SIGINT stops`,
     'accepting connections, lets requests in flight finish, closes the store and exits 0.',
+    'The QR-connect relay (socket.io at /v1/relay, namespace /connect) is on: channels in memory, or in',
+    'Redis when the store is Redis (or config "relay.redisUrl"), shared by every node on it.',
   ].join('\n'),
   flags: {
     port: { type: 'string', value: 'PORT', description: 'TCP port, 0 for any free one (default 8787)', env: ENV.port },
@@ -127,6 +133,12 @@ const serveCommand: Command = {
       value: 'LEVEL',
       description: 'fatal | error | warn | info | debug | trace | silent (default info)',
       env: ENV.logLevel,
+    },
+    relay: {
+      type: 'string',
+      value: 'on|off',
+      description: 'the QR-connect relay at /v1/relay (default on; config "relay")',
+      env: ENV.relay,
     },
   },
   run: (io, values) => serve(io, values),
@@ -467,4 +479,6 @@ export const COMMANDS: readonly Command[] = [
   sessionsRevoke,
   stats,
   auditVerify,
+  connectCommand,
+  walletConnectCommand,
 ];

@@ -1,13 +1,32 @@
 #!/usr/bin/env node
+import { createInterface } from 'node:readline';
 import { isLatchkeyError } from '@latchkey/core';
 import { UsageError } from '../config/index.js';
+import type { CliIo } from './output.js';
 import { runCli } from './run.js';
 
-const io = {
+/** One line from the terminal; the question goes to stderr so stdout stays the command's output. */
+function ask(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const line = createInterface({ input: process.stdin, output: process.stderr });
+    // The terminal's Ctrl-C reaches readline, not the process: pass it on to the command's handler.
+    line.once('SIGINT', () => {
+      line.close();
+      process.kill(process.pid, 'SIGINT');
+    });
+    line.question(question, (answer) => {
+      line.close();
+      resolve(answer);
+    });
+  });
+}
+
+const io: CliIo = {
   cwd: process.cwd(),
   env: process.env,
   out: (text: string) => process.stdout.write(text),
   err: (text: string) => process.stderr.write(text),
+  ...(process.stdin.isTTY ? { ask } : {}),
 };
 
 let code: number;

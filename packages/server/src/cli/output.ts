@@ -4,6 +4,8 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   out(text: string): void;
   err(text: string): void;
+  /** Asks the person at the terminal and answers their line; absent when stdin is not a terminal. */
+  ask?(question: string): Promise<string>;
 }
 
 /** A timestamp for humans: ISO 8601, UTC, to the second. */

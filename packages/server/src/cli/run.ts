@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isLatchkeyError } from '@latchkey/core';
 import { UsageError } from '../config/index.js';
-import { formatHelp, parseFlags } from './args.js';
+import { formatHelp, parseCommandLine } from './args.js';
 import { COMMANDS, type Command } from './commands.js';
 import type { CliIo } from './output.js';
 
@@ -27,7 +27,8 @@ function mainHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
     '',
-    'Every command takes --store, --config and --help; all but serve take --json.',
+    'Every command takes --help. The operator commands (all but serve, connect and wallet) take --store,',
+    '--config and --json; serve takes --store and --config.',
     'Run "latchkey <command> --help" for its flags and environment variables.',
     '',
   ].join('\n');
@@ -88,8 +89,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.out(formatHelp(command));
       return EXIT.ok;
     }
-    const values = parseFlags(command.flags, rest);
-    return await command.run(io, values);
+    const { values, positionals } = parseCommandLine(command.flags, rest, command.arguments?.length ?? 0);
+    return await command.run(io, values, positionals);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`${prefix}: ${error.message}\n`);

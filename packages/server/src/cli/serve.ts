@@ -15,15 +15,17 @@ function startupLines(runtime: Runtime, url: string): string[] {
     `  store: ${runtime.storeLabel}`,
     `  apps: ${runtime.latchkey.appIds().join(', ')}`,
   ];
+  if (runtime.relayLabel) lines.push(`  relay: socket.io at ${url}/v1/relay, namespace /connect; ${runtime.relayLabel}`);
   const local = runtime.localDefaults;
-  if (local.signIn || local.accessTokens) {
+  if (local.signIn || local.accessTokens || local.connect) {
     const { host, origin } = new URL(url);
     const parts: string[] = [];
     if (local.signIn) parts.push(`Sign-In with Ethereum for ${host} (chain 1)`);
     if (local.accessTokens) parts.push(`EdDSA access tokens (audience ${origin})`);
+    if (local.connect) parts.push('QR connect through this relay (latchkey connect)');
     lines.push(
-      `  default app: ${parts.join(' and ')}, local conveniences to try it at once;`,
-      '    for your own domain set "defaults.signIn" and "defaults.accessTokens" in a config file',
+      `  default app: ${parts.join(', ')}: local conveniences to try it at once;`,
+      '    for your own domain set "defaults.signIn", "defaults.accessTokens" and "defaults.connect" in a config file',
     );
   }
   lines.push(`  try: curl -X POST ${url}/v1/auth/nonce`);
@@ -45,6 +47,7 @@ export async function serve(io: CliIo, values: FlagValues): Promise<number> {
       store: stringFlag(values, 'store'),
       config: stringFlag(values, 'config'),
       logLevel: stringFlag(values, 'log-level'),
+      relay: stringFlag(values, 'relay'),
     },
   });
   for (const warning of runtime.warnings) io.err(`warning: ${warning}\n`);

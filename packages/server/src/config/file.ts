@@ -56,6 +56,47 @@ export const configFileSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * The QR-connect relay on the server's listener (`/v1/relay`, namespace `/connect`). On unless
+     * `enabled: false` or `--relay off`. Channels live in memory (one node), or in Redis when the store is
+     * Redis or `redisUrl` is set: then every node on the same Redis and key prefix shares every channel.
+     */
+    relay: z
+      .object({
+        enabled: z.boolean().optional(),
+        /** `redis://HOST:PORT[/DB][?prefix=P]` for the relay alone (default: the store's Redis, if it is one). */
+        redisUrl: z
+          .string()
+          .refine((u) => /^rediss?:\/\//.test(u) && URL.canParse(u), { message: 'a redis:// or rediss:// URL' })
+          .optional(),
+        /** Seconds a new channel waits for its wallet, 1-86400. 600. */
+        channelTtlSeconds: positiveInt.max(86_400).optional(),
+        /** Seconds a channel lives once its wallet joined, 60-2592000. 86400. */
+        pairedTtlSeconds: z.number().int().min(60).max(2_592_000).optional(),
+        /** Characters of an event's strings added up, 16384-1048576. 65536. */
+        maxPayloadBytes: z.number().int().min(16_384).max(1_048_576).optional(),
+        /** Messages kept for a peer that is away, 0-10000. 100. */
+        bufferMessages: z.number().int().min(0).max(10_000).optional(),
+        /** Bytes kept for a peer that is away, at least maxPayloadBytes. 1048576. */
+        bufferBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(64 * 1_048_576)
+          .optional(),
+        /** Seconds a kept message waits for its peer, 1-86400. 300. */
+        bufferTtlSeconds: positiveInt.max(86_400).optional(),
+        /** Events per second per connection (0: no limit) and the bucket size. 20, 60. */
+        rateLimit: z
+          .object({
+            perSecond: z.number().int().nonnegative().max(1_000_000).optional(),
+            burst: positiveInt.max(1_000_000).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     server: z
       .object({
         /** Interface to listen on; overridden by `--host` and `LATCHKEY_HOST`. */

@@ -50,7 +50,9 @@ describe('openRuntime: where each setting comes from', () => {
     const settings = runtime.latchkey.settings('default');
     expect(settings.signIn).toMatchObject({ domain: '127.0.0.1:8787', origin: 'http://127.0.0.1:8787', chainIds: [1] });
     expect(settings.accessTokens).toMatchObject({ algorithm: 'EdDSA', audience: 'http://127.0.0.1:8787' });
-    expect(runtime.localDefaults).toEqual({ signIn: true, accessTokens: true });
+    // With the relay on (the default), the connect bridge accepts tokens naming this server's relay.
+    expect(settings.connect?.relayUrls).toEqual(['http://127.0.0.1:8787']);
+    expect(runtime.localDefaults).toEqual({ signIn: true, accessTokens: true, connect: true });
   });
 
   it('a second run reuses the generated keys file', async () => {
@@ -119,11 +121,13 @@ describe('openRuntime: where each setting comes from', () => {
     expect(runtime.latchkey.appIds().sort()).toEqual(['default', 'shop']);
     expect(runtime.latchkey.settings('shop').maxSessionsPerWallet).toBe(3);
     expect(runtime.latchkey.settings('default').signIn?.domain).toBe('app.example');
-    expect(runtime.localDefaults).toEqual({ signIn: false, accessTokens: true });
+    expect(runtime.localDefaults).toEqual({ signIn: false, accessTokens: true, connect: true });
     expect(runtime.server).toEqual({
       cookies: { secure: true },
       rateLimits: { windowSeconds: 60, nonce: 30 },
       trustProxy: ['10.0.0.1'],
+      // The relay is on unless configured off; with no "relay" section, its defaults and channels in memory.
+      relay: {},
     });
     expect(runtime.dataKeys).toEqual({ source: 'config', warnings: [] });
     expect(() => statSync(join(cwd, '.latchkey'))).toThrow();
@@ -148,6 +152,35 @@ describe('openRuntime: where each setting comes from', () => {
     expect(remote.server.cookies).toBeUndefined();
     const config = writeConfig({ store: 'memory', server: { cookies: { secure: true } } });
     expect((await open({ flags: { config } })).server.cookies).toEqual({ secure: true });
+  });
+
+  it('the relay: on by default in memory; config limits; Redis from the store or relay.redisUrl; --relay off', async () => {
+    const plain = await open({ flags: { store: 'memory' } });
+    expect(plain.server.relay).toEqual({});
+    expect(plain.relayLabel).toBe('channels in memory (this node only)');
+    const config = writeConfig({
+      store: 'memory',
+      relay: { redisUrl: 'redis://:pw@127.0.0.1:6379/2?prefix=app:', channelTtlSeconds: 120, rateLimit: { perSecond: 5 } },
+    });
+    const shared = await open({ flags: { config } });
+    expect(shared.server.relay).toEqual({
+      channelTtlSeconds: 120,
+      rateLimit: { perSecond: 5 },
+      redis: { url: 'redis://:pw@127.0.0.1:6379/2', keyPrefix: 'app:' },
+    });
+    expect(shared.relayLabel).toBe('channels in redis://:***@127.0.0.1:6379/2 (key prefix app:), shared by every node on it');
+    expect((await open({ flags: { config, relay: 'off' } })).server.relay).toBeUndefined();
+    expect((await open({ flags: { config }, env: { LATCHKEY_RELAY: 'off' } })).relayLabel).toBeNull();
+    const off = writeConfig({ store: 'memory', relay: { enabled: false } });
+    expect((await open({ flags: { config: off } })).server.relay).toBeUndefined();
+    expect((await open({ flags: { config: off, relay: 'on' } })).server.relay).toEqual({});
+    expect((await usageError(open({ flags: { store: 'memory', relay: 'yes' } }))).field).toBe('--relay');
+    const tight = writeConfig({ store: 'memory', relay: { maxPayloadBytes: 32_768, bufferBytes: 20_000 } });
+    const error = await usageError(open({ flags: { config: tight } }));
+    expect(error.field).toBe('config relay.bufferBytes');
+    expect(error.message).toMatch(/at least maxPayloadBytes \(32768\)/);
+    const unknown = writeConfig({ store: 'memory', relay: { buffer: 3 } });
+    expect((await usageError(open({ flags: { config: unknown } }))).message).toMatch(/relay/);
   });
 
   it('LATCHKEY_DATA_KEYS beats the config file and is checked', async () => {

@@ -5,14 +5,17 @@ import {
   cryptoRandom,
   type DataKeyRing,
   DEFAULT_APP_ID,
+  isLatchkeyError,
   Latchkey,
   type LatchkeyOptions,
   SessionDataCipher,
   type SmartAccountVerifier,
   type Store,
 } from '@latchkey/core';
+import { normalizeRelayUrl } from '@latchkey/protocol/connect';
 import { createPublicClient, http } from 'viem';
 import type { TrustProxy } from '../http/options.js';
+import { type RelayOptions, resolveRelayOptions } from '../relay/options.js';
 import { loadStoredApps } from './apps.js';
 import { type ResolvedDataKeys, resolveDataKeys } from './data-keys.js';
 import { UsageError } from './errors.js';
@@ -34,6 +37,7 @@ export const ENV = {
   store: 'LATCHKEY_STORE',
   config: 'LATCHKEY_CONFIG',
   logLevel: 'LATCHKEY_LOG_LEVEL',
+  relay: 'LATCHKEY_RELAY',
 } as const;
 
 export interface RuntimeRequest {
@@ -41,7 +45,7 @@ export interface RuntimeRequest {
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
   /** Raw flag values as typed; each beats its environment variable. */
-  flags?: { store?: string; config?: string; host?: string; port?: string; logLevel?: string };
+  flags?: { store?: string; config?: string; host?: string; port?: string; logLevel?: string; relay?: string };
 }
 
 /** What `createServer` takes beside the engine, the store, the logger and the data keys. */
@@ -50,12 +54,15 @@ export interface ServerSettings {
   rateLimits?: { windowSeconds?: number; nonce?: number; signIn?: number; refresh?: number };
   trustProxy?: TrustProxy;
   metrics?: { statsIntervalSeconds?: number };
+  relay?: RelayOptions;
 }
 
 /** Which conveniences the default app got because the config left them out. */
 export interface LocalDefaults {
   signIn: boolean;
   accessTokens: boolean;
+  /** The connect bridge accepts tokens naming this server's own relay (`POST /v1/auth/connect`). */
+  connect: boolean;
 }
 
 /**
@@ -72,6 +79,8 @@ export interface Runtime {
   readonly port: number;
   readonly logLevel: LogLevel;
   readonly server: ServerSettings;
+  /** Where the relay keeps its channels, for humans; null when the relay is off. */
+  readonly relayLabel: string | null;
   /** Where the data keys came from (never the keys). */
   readonly dataKeys: Omit<ResolvedDataKeys, 'ring'>;
   /** The data keys themselves, for `createServer` (to open stored app secrets). Never print it. */
@@ -97,6 +106,7 @@ interface Settings {
   host: string;
   port: number;
   logLevel: LogLevel;
+  isRelayOn: boolean;
 }
 
 /** Flags beat the environment, which beats the config file, which beats the defaults. */
@@ -137,7 +147,39 @@ function resolveSettings(request: RuntimeRequest): Settings {
       throw new UsageError(levelText.source, `expected one of ${LOG_LEVELS.join(', ')}, got "${levelText.value}"`);
     logLevel = levelText.value as LogLevel;
   }
-  return { config, store, host, port, logLevel };
+  const relayText = pick('relay');
+  let isRelayOn = config.relay?.enabled ?? true;
+  if (relayText) {
+    if (relayText.value !== 'on' && relayText.value !== 'off')
+      throw new UsageError(relayText.source, `expected on or off, got "${relayText.value}"`);
+    isRelayOn = relayText.value === 'on';
+  }
+  return { config, store, host, port, logLevel, isRelayOn };
+}
+
+/**
+ * The relay's options from the config file: its limits, and Redis when `relay.redisUrl` names one or the
+ * store is Redis (channels shared by every node on it), else channels in memory. Checked here, so a bad
+ * value is a UsageError naming the field before anything listens.
+ */
+function relaySettings(settings: Settings, cwd: string): { options: RelayOptions; label: string } | null {
+  if (!settings.isRelayOn) return null;
+  const { enabled: _enabled, redisUrl, ...limits } = settings.config.relay ?? {};
+  const spec = redisUrl === undefined ? settings.store : parseStoreSpec(redisUrl, { cwd, source: 'config relay.redisUrl' });
+  const options: RelayOptions = { ...limits };
+  if (spec.kind === 'redis')
+    options.redis = spec.keyPrefix === undefined ? { url: spec.url } : { url: spec.url, keyPrefix: spec.keyPrefix };
+  try {
+    resolveRelayOptions(options);
+  } catch (error) {
+    if (!isLatchkeyError(error, 'CONFIG_INVALID')) throw error;
+    throw new UsageError(`config ${error.field ?? 'relay'}`, error.message.replace(/^relay\.[\w.]*: /, ''));
+  }
+  const label =
+    spec.kind === 'redis'
+      ? `channels in ${describeStore(spec)}, shared by every node on it`
+      : 'channels in memory (this node only)';
+  return { options, label };
 }
 
 function isLoopback(host: string): boolean {
@@ -149,18 +191,41 @@ function urlFor(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The URL as a relay URL connect tokens may name, or null (http on a host that is not loopback). */
+function relayUrlOf(url: string): string | null {
+  try {
+    return normalizeRelayUrl(url);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The default app's local conveniences, so a newcomer can sign in at once: Sign-In with Ethereum
- * for this server's own host:port (chain 1) and EdDSA access tokens whose audience is its URL.
+ * for this server's own host:port (chain 1), EdDSA access tokens whose audience is its URL, and, with
+ * the relay on, the connect bridge for tokens naming this server's relay (when its URL can be one).
  * Each applies only when the config leaves it out.
  */
-function localAppSettings(config: ConfigFile, url: string): { settings: AppSettingsInput; applied: LocalDefaults } {
+function localAppSettings(
+  config: ConfigFile,
+  url: string,
+  isRelayOn: boolean,
+): { settings: AppSettingsInput; applied: LocalDefaults } {
   const defaults = (config.defaults ?? {}) as AppSettingsInput;
   const { host, origin } = new URL(url);
   const settings: AppSettingsInput = {};
   if (defaults.signIn === undefined) settings.signIn = { domain: host, origin, chainIds: [1] };
   if (defaults.accessTokens === undefined) settings.accessTokens = { audience: origin };
-  return { settings, applied: { signIn: defaults.signIn === undefined, accessTokens: defaults.accessTokens === undefined } };
+  const relayUrl = isRelayOn && defaults.connect === undefined ? relayUrlOf(url) : null;
+  if (relayUrl !== null) settings.connect = { relayUrls: [relayUrl] };
+  return {
+    settings,
+    applied: {
+      signIn: defaults.signIn === undefined,
+      accessTokens: defaults.accessTokens === undefined,
+      connect: relayUrl !== null,
+    },
+  };
 }
 
 function smartAccountVerifiers(config: ConfigFile): LatchkeyOptions['smartAccounts'] {
@@ -190,7 +255,7 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
   const { config } = settings;
   const keys = resolveDataKeys({ cwd: request.cwd, env: request.env, config });
   const configuredUrl = urlFor(settings.host, settings.port);
-  const local = localAppSettings(config, configuredUrl);
+  const local = localAppSettings(config, configuredUrl, settings.isRelayOn);
 
   const store = await openStore(settings.store);
   let latchkey: Latchkey;
@@ -224,6 +289,8 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
   if (config.server?.rateLimits) server.rateLimits = config.server.rateLimits;
   if (config.server?.trustProxy !== undefined) server.trustProxy = config.server.trustProxy;
   if (config.server?.metrics) server.metrics = config.server.metrics;
+  const relay = relaySettings(settings, request.cwd);
+  if (relay) server.relay = relay.options;
 
   const warnings = [...keys.warnings, ...stored.skipped.map((s) => `stored app skipped: ${s}`)];
   const { ring: _ring, ...dataKeys } = keys;
@@ -236,6 +303,7 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
     port: settings.port,
     logLevel: settings.logLevel,
     server: Object.freeze(server),
+    relayLabel: relay?.label ?? null,
     dataKeys: Object.freeze(dataKeys),
     dataKeyRing: keys.ring,
     cipher,
@@ -244,7 +312,7 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
     warnings: Object.freeze(warnings),
     urlFor: (port: number) => urlFor(settings.host, port),
     serveAt(url: string): void {
-      if (url !== configuredUrl) latchkey.addApp(DEFAULT_APP_ID, localAppSettings(config, url).settings);
+      if (url !== configuredUrl) latchkey.addApp(DEFAULT_APP_ID, localAppSettings(config, url, settings.isRelayOn).settings);
     },
     async close(): Promise<void> {
       if (isClosed) return;
