@@ -56,7 +56,7 @@ export class ServerMetrics {
     });
     this.#signIns = new Counter({
       name: 'latchkey_signins_total',
-      help: 'Sign-in attempts by method (siwe, siws) and result (success, or the error code).',
+      help: 'Sign-in attempts by method (siwe, siws, connect) and result (success, or the error code).',
       labelNames: ['method', 'result'],
       registers,
     });
@@ -125,7 +125,7 @@ export class ServerMetrics {
     series.duration.observe(seconds);
   }
 
-  signIn(method: 'siwe' | 'siws', result: string): void {
+  signIn(method: 'siwe' | 'siws' | 'connect', result: string): void {
     this.#signIns.inc({ method, result });
   }
 

@@ -1,8 +1,12 @@
 import { ManualClock, MemoryStore } from '@latchkey/core';
+import { generateP256KeyPair, signRegistration, toBase64Url, toHex } from '@latchkey/protocol';
+import { createSessionToken, encodeSessionToken, generateConnectKeyPair, randomChannelId } from '@latchkey/protocol/connect';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
 import {
   APP_ORIGIN,
+  CHAIN_ID,
   type Fixture,
   type IssuedBody,
   OpenApiConformance,
@@ -14,15 +18,18 @@ import {
   T0,
   WALLETS,
 } from '../../test-support/http/index.js';
+import { bearer as bearerOf, createHeldKey, sendStamped, stampFor } from '../../test-support/http/session-keys.js';
 import { createApiKey } from '../index.js';
 import { ROUTES } from './server.js';
 
 const APPS = {
   shop: {},
-  plain: { signIn: undefined, accessTokens: undefined },
-  strict: { maxSessionsPerWallet: 1, limitPolicy: 'reject' as const },
+  plain: { signIn: undefined, accessTokens: undefined, connect: undefined },
+  strict: { maxSessionsPerWallet: 1, limitPolicy: 'reject' as const, sessionKeys: { maxLiveKeys: 1, requireStamps: true } },
 };
 const ACCESS_TOKENS = { accessTokens: { audience: 'api.example.com' } };
+const RELAY = 'https://auth.example.com';
+const CONNECT = { connect: { relayUrls: [RELAY] } };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const cookieHeader = (r: LightMyRequestResponse) => ({
   cookie: (r.cookies as { name: string; value: string }[]).map((c) => `${c.name}=${c.value}`).join('; '),
@@ -35,9 +42,12 @@ function fill(path: string, values: Record<string, string>): string {
   return path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name] ?? 'x'));
 }
 
+/** A session key id that parses (and names no key). */
+const SAMPLE_KEY_ID = `lksk_${'1'.repeat(44)}`;
+
 /** A URL for a route that gets past parsing: path parameters filled, required query parameters given. */
 function sampleUrl(path: string, values: { id: string; account: string }): string {
-  const url = fill(path, values);
+  const url = fill(path, path.startsWith('/v1/session-keys/') ? { ...values, id: SAMPLE_KEY_ID } : values);
   return path === '/v1/admin/sessions' ? `${url}?wallet=${encodeURIComponent(values.account)}` : url;
 }
 
@@ -53,9 +63,31 @@ function samplePayload(path: string, issued: IssuedBody): Record<string, unknown
       return { refreshToken: issued.refreshToken };
     case '/v1/sessions/introspect':
       return { token: issued.token };
+    case '/v1/session-keys':
+      return { scope: 'read-only', targetPublicKey: toHex(generateP256KeyPair().publicKey) };
+    case '/v1/auth/connect': {
+      // Well formed, so it reaches the store; its all-zero signature never verifies.
+      const claims = connectClaims(WALLETS[0]!.address, T0);
+      return { sessionToken: encodeSessionToken({ v: 1, ...claims }, new Uint8Array(65)), uuid: claims.uuid };
+    }
     default:
       return undefined;
   }
+}
+
+/** Connect session token claims for `address` on the test relay, issued at `now`. */
+function connectClaims(address: `0x${string}`, now: number) {
+  return {
+    uuid: randomChannelId(),
+    relay: RELAY,
+    chainType: 'eip155' as const,
+    chainId: String(CHAIN_ID),
+    address,
+    dappPublicKey: toBase64Url(generateConnectKeyPair().publicKey),
+    walletPublicKey: toBase64Url(generateConnectKeyPair().publicKey),
+    issuedAt: now,
+    expiresAt: now + 86_400_000,
+  };
 }
 
 describe('the OpenAPI document', () => {
@@ -89,7 +121,7 @@ describe('the OpenAPI document', () => {
     const f = await startFixture({
       store,
       clock,
-      defaults: ACCESS_TOKENS,
+      defaults: { ...ACCESS_TOKENS, ...CONNECT },
       apps: APPS,
       server: { rateLimits: { nonce: 1000, signIn: 1000, refresh: 1000 } },
     });
@@ -156,6 +188,24 @@ describe('the OpenAPI document', () => {
     }
     expect((await call(f, { method: 'POST', url: '/v1/auth/nonce', headers: { 'latchkey-app': 'plain' } })).statusCode).toBe(501);
 
+    // QR connect's session bridge: both modes, once per channel, a bad token, the limit, an app without it.
+    const connectBody = async (wallet: PrivateKeyAccount, body: Record<string, unknown> = {}) => {
+      const claims = connectClaims(wallet.address, clock.now());
+      const sessionToken = await createSessionToken(claims, (message) => wallet.signMessage({ message }));
+      return { sessionToken, uuid: claims.uuid, ...body };
+    };
+    const exchange = (payload: Record<string, unknown>, headers: Record<string, string> = {}) =>
+      call(f, { method: 'POST', url: '/v1/auth/connect', headers, payload });
+    const connected = await connectBody(privateKeyToAccount(generatePrivateKey()));
+    expect((await exchange(connected)).statusCode).toBe(200);
+    expect((await exchange(connected)).json().error.code).toBe('CONNECT_CHANNEL_USED');
+    const byCookie = await connectBody(privateKeyToAccount(generatePrivateKey()), { mode: 'cookie' });
+    expect((await exchange(byCookie, { origin: 'https://evil.example' })).statusCode).toBe(403);
+    expect((await exchange(byCookie, { origin: APP_ORIGIN })).json().token).toBeUndefined();
+    expect((await exchange(samplePayload('/v1/auth/connect', a)!)).json().error.code).toBe('CONNECT_SESSION_TOKEN_INVALID');
+    expect((await exchange(await connectBody(w0), { 'latchkey-app': 'strict' })).statusCode).toBe(409);
+    expect((await exchange(await connectBody(w0), { 'latchkey-app': 'plain' })).statusCode).toBe(501);
+
     // Refresh: bearer, cookie, reuse.
     const b2 = (
       await call(f, { method: 'POST', url: '/v1/session/refresh', payload: { refreshToken: b.refreshToken } })
@@ -200,6 +250,90 @@ describe('the OpenAPI document', () => {
     expect((await call(f, { method: 'DELETE', url: '/v1/sessions', headers: bearer(e.token) })).json().revoked).toBeGreaterThan(
       0,
     );
+
+    // Session keys: bundle and registration, list, revoke, the limit, and every stamp refusal.
+    const w2 = WALLETS[2]!;
+    const keyed = (await signIn(f, w2)).issued;
+    const held = await createHeldKey(f, keyed.token);
+    const created = await call(f, {
+      method: 'POST',
+      url: '/v1/session-keys',
+      headers: bearer(keyed.token),
+      payload: samplePayload('/v1/session-keys', keyed)!,
+    });
+    expect(created.statusCode).toBe(201);
+    const challenge = (await call(f, { method: 'POST', url: '/v1/session-keys/challenge', headers: bearer(keyed.token) })).json();
+    const device = generateP256KeyPair();
+    const registration = {
+      publicKey: toHex(device.publicKey),
+      challenge: challenge.challenge,
+      signature: await signRegistration(device.privateKey, {
+        challenge: challenge.challenge,
+        publicKey: toHex(device.publicKey),
+        scope: 'read-write',
+      }),
+    };
+    const register = (token: string) =>
+      call(f, {
+        method: 'POST',
+        url: '/v1/session-keys',
+        headers: bearer(token),
+        payload: { scope: 'read-write', registration },
+      });
+    expect((await register(keyed.token)).statusCode).toBe(201);
+    expect((await register(keyed.token)).json().error.code).toBe('SESSION_KEY_CHALLENGE_INVALID');
+    const readOnly = (await signIn(f, w2, { body: { scope: 'read-only' } })).issued;
+    expect(
+      (
+        await call(f, {
+          method: 'POST',
+          url: '/v1/session-keys',
+          headers: bearer(readOnly.token),
+          payload: { scope: 'read-write', targetPublicKey: toHex(device.publicKey) },
+        })
+      ).statusCode,
+    ).toBe(403);
+    expect(
+      (
+        await call(f, {
+          method: 'POST',
+          url: '/v1/session-keys',
+          headers: bearer(readOnly.token),
+          payload: { scope: 'read-only', targetPublicKey: '04aa' },
+        })
+      ).json().error.code,
+    ).toBe('VALIDATION_FAILED');
+    expect(
+      (await call(f, { method: 'GET', url: '/v1/session-keys', headers: bearer(keyed.token) })).json().sessionKeys,
+    ).toHaveLength(3);
+    expect(
+      (await call(f, { method: 'DELETE', url: `/v1/session-keys/${created.json().sessionKey.id}`, headers: bearer(keyed.token) }))
+        .statusCode,
+    ).toBe(204);
+    expect(
+      (await call(f, { method: 'DELETE', url: `/v1/session-keys/${SAMPLE_KEY_ID}`, headers: bearer(keyed.token) })).statusCode,
+    ).toBe(404);
+    const stamped = async (request: { method: 'GET' | 'POST' | 'DELETE'; url: string; body?: string }, token = keyed.token) => {
+      const response = await sendStamped(f, held, { ...request, headers: bearerOf(token) });
+      conformance.check(request.method, request.url, response);
+      return response;
+    };
+    expect((await stamped({ method: 'GET', url: '/v1/session' })).statusCode).toBe(200);
+    // Under requireStamps (the strict app): no stamp, then the first key, then a limit of one.
+    const strictSession = (await signIn(f, w2, { appId: 'strict' })).issued;
+    const strictHeaders = { ...bearer(strictSession.token), 'latchkey-app': 'strict' };
+    expect((await call(f, { method: 'GET', url: '/v1/session-keys', headers: strictHeaders })).json().error.code).toBe(
+      'SIGNATURE_REQUIRED',
+    );
+    const strictKey = await createHeldKey(f, strictSession.token, { headers: { 'latchkey-app': 'strict' } });
+    const overLimit = await sendStamped(f, strictKey, {
+      method: 'POST',
+      url: '/v1/session-keys',
+      body: JSON.stringify(samplePayload('/v1/session-keys', strictSession)),
+      headers: strictHeaders,
+    });
+    conformance.check('POST', '/v1/session-keys', overLimit);
+    expect(overLimit.json().error.code).toBe('SESSION_KEY_LIMIT_REACHED');
 
     // Operator routes.
     const introspect = (token: string, headers = bearer(key)) =>
@@ -282,6 +416,13 @@ describe('the OpenAPI document', () => {
       if (route.access === 'session' && route.method !== 'GET') {
         expect((await probe({ headers: cookies2 })).statusCode, where).toBe(403);
       }
+      if (route.access === 'session') {
+        // A stamp by a key of another session: 403 before anything else is looked at.
+        const stamp = await stampFor(f, held, { method: route.method, url, headers: auth });
+        expect((await probe({ headers: { ...auth, 'latchkey-signature': stamp } })).json().error.code, where).toBe(
+          'SESSION_KEY_MISMATCH',
+        );
+      }
       if (route.access === 'api-key') {
         expect((await probe({ headers: { ...bearer(shopKey), 'latchkey-app': 'default' } })).statusCode, where).toBe(403);
       }
@@ -291,6 +432,7 @@ describe('the OpenAPI document', () => {
     const limited = await startFixture({
       store: new MemoryStore(),
       clock,
+      defaults: CONNECT,
       server: { rateLimits: { nonce: 1, signIn: 1, refresh: 1 } },
     });
     for (const [url, payload] of [
@@ -298,6 +440,7 @@ describe('the OpenAPI document', () => {
       ['/v1/auth/siwe', { message: siweMessage(w0.address, 'neverIssued0001', clock), signature: '0x00' }],
       ['/v1/auth/siws', { message: siwsMessage(solana.address, 'neverIssued0001', clock), signature: '11' }],
       ['/v1/session/refresh', { refreshToken: b.refreshToken }],
+      ['/v1/auth/connect', samplePayload('/v1/auth/connect', b)],
     ] as const) {
       await call(limited, { method: 'POST', url, ...(payload ? { payload } : {}) });
       const refused = await call(limited, { method: 'POST', url, ...(payload ? { payload } : {}) });
@@ -307,7 +450,7 @@ describe('the OpenAPI document', () => {
 
     // A store that cannot answer: 503 on every route that needs it, never a pass.
     const downStore = new MemoryStore();
-    const down = await startFixture({ store: downStore, clock, defaults: ACCESS_TOKENS });
+    const down = await startFixture({ store: downStore, clock, defaults: { ...ACCESS_TOKENS, ...CONNECT } });
     const downKey = (await createApiKey(downStore, 'default', 'down')).key;
     const downSession = (await signIn(down, w0)).issued;
     await downStore.close();

@@ -45,6 +45,14 @@ function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
           code: { type: 'string', enum: [...codes] },
           message: { type: 'string' },
           field: { type: 'string', description: 'The input field at fault, for validation errors.' },
+          ...(codes.includes('SESSION_KEY_EXPIRED')
+            ? {
+                expiresAt: {
+                  type: 'integer',
+                  description: 'SESSION_KEY_EXPIRED only: when the key expired (ms since the epoch).',
+                },
+              }
+            : {}),
         },
       },
     },
@@ -54,9 +62,21 @@ function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
 const CHALLENGE_HEADER = {
   'WWW-Authenticate': {
     description:
-      'RFC 6750 challenge: `Bearer realm="latchkey"`, with `error="invalid_token"` (401) or `error="invalid_request"` (400).',
+      'RFC 6750 challenge: `Bearer realm="latchkey"`, with `error="invalid_token"` (401) or `error="invalid_request"` (400); ' +
+      'on session routes also `error="session_key_expired"` (SESSION_KEY_EXPIRED) and `error="signature_required"`.',
     schema: { type: 'string' },
   },
+};
+
+const STAMP_PARAMETER = {
+  name: 'Latchkey-Signature',
+  in: 'header',
+  required: false,
+  description:
+    'A stamp by a session key of the same session (docs/stamps.md): `v=1, keyId=…, ts=…, nonce=…, sig=…`, signing the ' +
+    "method, the path and query as sent, the body bytes' SHA-256, the time and a nonce. Verified whenever sent; required " +
+    "on this route when the app's `sessionKeys.requireStamps` is on, unless the description says otherwise.",
+  schema: { type: 'string', maxLength: 512 },
 };
 
 function parameters(route: RouteSpec): JsonSchema[] {
@@ -90,6 +110,7 @@ function parameters(route: RouteSpec): JsonSchema[] {
       schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
     });
   }
+  if (route.access === 'session') out.push(STAMP_PARAMETER);
   return out;
 }
 
@@ -153,6 +174,10 @@ const DESCRIPTION = [
   'Sessions travel as `Authorization: Bearer lks_…` (bearer mode) or in HttpOnly cookies (cookie mode, chosen at sign-in),',
   "never in the URL. A state-changing request authenticated by cookie must carry `Origin` equal to the app's sign-in origin,",
   'or `Sec-Fetch-Site: same-origin`; otherwise 403 CSRF_REJECTED. Operator routes take an app API key (`Bearer lka_…`).',
+  '',
+  'A session-authenticated request may also carry a stamp (`Latchkey-Signature`) by one of its session keys; it is verified',
+  "whenever present, and required on every session route (but for the documented exemptions) when the app's",
+  '`sessionKeys.requireStamps` is on. SESSION_KEY_EXPIRED answers carry `expiresAt` beside `code` and `message`.',
 ].join('\n');
 
 /** The OpenAPI 3.1 document of the given routes: paths, parameters, bodies, every success and error answer. */
@@ -184,6 +209,11 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): OpenApiDocum
     tags: [
       { name: 'sign-in', description: 'Nonces, wallet sign-in and refresh. Rate limited per IP and per wallet.' },
       { name: 'session', description: "The caller's own sessions." },
+      {
+        name: 'session-keys',
+        description:
+          'Device-bound P-256 session keys: credential bundles, registration, listing, revocation. Stamps: docs/stamps.md.',
+      },
       { name: 'operator', description: 'Introspection and admin views, with an app API key.' },
       { name: 'service', description: 'Keys, this document, health and metrics.' },
     ],

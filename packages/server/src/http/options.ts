@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { type Clock, type DataKeyRing, type Latchkey, LatchkeyError, type Store, systemClock } from '@latchkey/core';
 import type { Logger } from 'pino';
+import { type RelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from '../relay/options.js';
 
 /**
  * Which proxies in front may tell the client address (`X-Forwarded-For`): their addresses and CIDRs
@@ -42,6 +43,11 @@ export interface ServerOptions {
   dataKeys?: DataKeyRing;
   /** Time for rate-limit windows, API-key caches and app reloads. Default: the system clock. */
   clock?: Clock;
+  /**
+   * The QR-connect relay (socket.io at `/v1/relay`, namespace `/connect`) on this server's listener, with
+   * these settings (`{}`: the defaults, channels in memory). Default: off. See docs/relay.md.
+   */
+  relay?: RelayOptions | false;
 }
 
 export interface RateLimitSettings {
@@ -62,6 +68,8 @@ export interface ResolvedServerOptions {
   readonly statsIntervalMs: number;
   readonly dataKeys: DataKeyRing | undefined;
   readonly clock: Clock;
+  /** null: no relay. */
+  readonly relay: ResolvedRelayOptions | null;
 }
 
 /** Request bodies above this many bytes get 413. Sign-in messages are at most 16 KiB. */
@@ -176,5 +184,6 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     statsIntervalMs: statsIntervalSeconds * 1000,
     dataKeys,
     clock,
+    relay: resolveRelayOptions(options.relay),
   });
 }

@@ -1,21 +1,33 @@
 import { type ErrorCode, LatchkeyError } from '@latchkey/core';
 
-/** A refusal with the HTTP headers its answer needs (`WWW-Authenticate`, `Retry-After`, `Allow`). */
+/**
+ * A refusal with the HTTP headers its answer needs (`WWW-Authenticate`, `Retry-After`, `Allow`), and
+ * any documented fields beside `code` and `message` (SESSION_KEY_EXPIRED's `expiresAt`).
+ */
 export class HttpRejection extends LatchkeyError {
   readonly headers: Readonly<Record<string, string>>;
+  readonly extra: Readonly<Record<string, number>>;
 
-  constructor(code: ErrorCode, options: { message?: string; field?: string; headers?: Record<string, string> } = {}) {
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; field?: string; headers?: Record<string, string>; extra?: Record<string, number> } = {},
+  ) {
     super(code, {
       ...(options.message === undefined ? {} : { message: options.message }),
       ...(options.field === undefined ? {} : { field: options.field }),
     });
     this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
+  }
+
+  override toJSON(): ReturnType<LatchkeyError['toJSON']> {
+    return { ...super.toJSON(), ...this.extra };
   }
 }
 
 /** The body of every error answer. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; field?: string };
+  error: { code: ErrorCode; message: string; field?: string; expiresAt?: number };
 }
 
 export function errorBody(error: LatchkeyError): ErrorBody {

@@ -6,6 +6,7 @@ import {
   type LatchkeyError,
   type Session,
   type Store,
+  type VerifiedStamp,
 } from '@latchkey/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -16,6 +17,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 import { HttpRejection } from './problems.js';
 import type { RateLimiter } from './rate-limit.js';
+import { checkStamp, type StampRule } from './stamps.js';
 
 /** Who may call a route: anyone, the holder of a session (bearer token or cookie), or an app API key. */
 export type Access = 'public' | 'session' | 'api-key';
@@ -43,8 +45,14 @@ export interface Services {
   document(): object;
 }
 
-/** The session behind a request, and how it came (with the cookie names when it came in a cookie). */
-export type SessionCaller = { session: Session; source: 'bearer' } | { session: Session; source: 'cookie'; cookies: CookieNames };
+/**
+ * The session behind a request, and how it came (with the cookie names when it came in a cookie);
+ * `stamp` is the request's verified stamp, or null when it carried none.
+ */
+export type SessionCaller = (
+  | { session: Session; source: 'bearer' }
+  | { session: Session; source: 'cookie'; cookies: CookieNames }
+) & { stamp: VerifiedStamp | null };
 
 export interface SuccessSpec {
   status: number;
@@ -87,6 +95,8 @@ interface RouteFields<A extends Access, P, Q, B> {
   success: readonly SuccessSpec[];
   /** Codes the handler itself may answer; those of access, app and parsing are added by `routeErrors`. */
   errors: readonly ErrorCode[];
+  /** Session routes: how stamps are treated (see StampRule); default: required under `requireStamps`. */
+  stamps?: StampRule;
 }
 
 /** One route of the API: everything the server registers and the OpenAPI document describes. */
@@ -132,6 +142,19 @@ export function routeErrors(route: RouteSpec): ErrorCode[] {
     ] as const)
       codes.add(c);
     if (route.method !== 'GET') codes.add('CSRF_REJECTED');
+    for (const c of [
+      'SIGNATURE_MALFORMED',
+      'SESSION_KEY_NOT_FOUND',
+      'SESSION_KEY_MISMATCH',
+      'SESSION_KEY_REVOKED',
+      'SESSION_KEY_EXPIRED',
+      'SIGNATURE_STALE',
+      'SIGNATURE_REPLAYED',
+      'SIGNATURE_INVALID',
+    ] as const)
+      codes.add(c);
+    if (route.stamps === undefined) codes.add('SIGNATURE_REQUIRED');
+    if (route.stamps === undefined && route.method !== 'GET') codes.add('SCOPE_READ_ONLY');
   }
   if (route.access === 'api-key') {
     for (const c of [
@@ -190,13 +213,15 @@ export function requestedApp(request: FastifyRequest): string | undefined {
  * Validates the session a request carries. A bearer header wins over cookies; a cookie-borne
  * credential on a state-changing request must pass the same-origin check first (before any store
  * call). RFC 6750 answers: 401 without `error` for no credential, 401 `invalid_token` for a bad one,
- * 400 `invalid_request` for a malformed header; 503 when the store cannot answer (never a pass).
+ * 400 `invalid_request` for a malformed header; 503 when the store cannot answer (never a pass). Then
+ * the request's stamp (`Latchkey-Signature`), when it has one or the app requires one (stamps.ts).
  */
 async function authenticateSession(
   request: FastifyRequest,
   appId: string,
   services: Services,
   isStateChanging: boolean,
+  rule: StampRule | undefined,
 ): Promise<SessionCaller> {
   let token = bearerCredential(request);
   let cookies: CookieNames | undefined;
@@ -207,10 +232,19 @@ async function authenticateSession(
     if (isStateChanging) checkSameOrigin(request, services.latchkey.settings(appId).signIn?.origin ?? null);
   }
   const result = await services.latchkey.validateSession(token, { appId });
-  if (result.valid)
-    return cookies ? { session: result.session, source: 'cookie', cookies } : { session: result.session, source: 'bearer' };
-  if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
-  throw new HttpRejection(result.code, { headers: challenge('invalid_token') });
+  if (!result.valid) {
+    if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
+    throw new HttpRejection(result.code, { headers: challenge('invalid_token') });
+  }
+  // The stamp, if any, is verified only for a session that validated: a key is never looked at for a dead one.
+  const stamp = await checkStamp(
+    request,
+    { appId, sessionId: result.session.id, rule, isStampRequired: services.latchkey.settings(appId).sessionKeys.isStampRequired },
+    (input) => services.latchkey.sessionKeys.verifyStamp(input),
+  );
+  return cookies
+    ? { session: result.session, source: 'cookie', cookies, stamp }
+    : { session: result.session, source: 'bearer', stamp };
 }
 
 /**
@@ -258,7 +292,7 @@ export function mountRoute(app: FastifyInstance, route: RouteSpec, services: Ser
         const fromQuery = (query as { app?: string } | undefined)?.app;
         appId = await services.apps.resolve(requestedApp(request) ?? fromQuery);
       }
-      if (route.access === 'session') caller = await authenticateSession(request, appId, services, isStateChanging);
+      if (route.access === 'session') caller = await authenticateSession(request, appId, services, isStateChanging, route.stamps);
       else if (route.access === 'api-key') {
         apiKey = await authenticateApiKey(request, services);
         appId = apiKey.appId;

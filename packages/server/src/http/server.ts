@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import { cryptoRandom, LatchkeyError, SessionDataCipher } from '@latchkey/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import { mountRelay } from '../relay/mount.js';
 import { ApiKeyVerifier } from './api-keys.js';
 import { AppDirectory } from './apps.js';
 import { challenge, SessionCookies } from './credentials.js';
@@ -11,13 +12,23 @@ import { BODY_LIMIT_BYTES, resolveServerOptions, type ServerOptions } from './op
 import { errorBody, HttpRejection, toLatchkeyError } from './problems.js';
 import { RateLimiter } from './rate-limit.js';
 import { fastifyPath, mountRoute, type RouteSpec, type Services } from './route.js';
+import { connectRoutes } from './routes/connect.js';
 import { operatorRoutes } from './routes/operator.js';
 import { serviceRoutes } from './routes/service.js';
+import { sessionKeyRoutes } from './routes/session-keys.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { signInRoutes } from './routes/signin.js';
+import { keepRawJsonBodies } from './stamps.js';
 
 /** Every route of the v1 API, in the order the document lists them. */
-export const ROUTES: readonly RouteSpec[] = [...signInRoutes, ...sessionRoutes, ...operatorRoutes, ...serviceRoutes];
+export const ROUTES: readonly RouteSpec[] = [
+  ...signInRoutes,
+  ...connectRoutes,
+  ...sessionRoutes,
+  ...sessionKeyRoutes,
+  ...operatorRoutes,
+  ...serviceRoutes,
+];
 
 /** Path templates as patterns, to tell 405 (the path exists for other methods) from 404. */
 const PATH_METHODS: readonly { pattern: RegExp; methods: string[] }[] = (() => {
@@ -109,8 +120,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await apps.load();
 
   await app.register(fastifyCookie);
-  // JSON only: a body of any other type is 415.
+  // JSON only: a body of any other type is 415. Its bytes are kept for stamp verification.
   app.removeContentTypeParser(['text/plain']);
+  keepRawJsonBodies(app);
 
   // Callback hooks, not async ones: no promise per request on the hot path.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -148,5 +160,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   });
 
   for (const route of ROUTES) mountRoute(app, route, services);
+  if (resolved.relay) {
+    const relay = await mountRelay({ httpServer: app.server, relay: resolved.relay, registry: metrics.registry, log });
+    // Before the listener closes: its WebSocket connections would otherwise hold it open.
+    app.addHook('preClose', () => relay.close());
+  }
   return app;
 }

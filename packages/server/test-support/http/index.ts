@@ -6,6 +6,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import {
   type AppSettingsInput,
   type Clock,
+  CONNECT_CHANNEL_NAMESPACE,
   formatSiwsMessage,
   Latchkey,
   type LatchkeyOptions,
@@ -150,6 +151,9 @@ export const ENTRY_NAMESPACES = [
   'signing-keys',
   'revoked-sessions',
   'audit-throttle',
+  'session-key-challenges',
+  'session-key-first',
+  CONNECT_CHANNEL_NAMESPACE,
 ] as const;
 
 /**
