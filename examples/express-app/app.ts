@@ -1,4 +1,5 @@
 import {
+  keepRawBody,
   optionalWalletAuthentication,
   requirePermission,
   requireWalletAuthentication,
@@ -21,12 +22,14 @@ export interface ExampleAppOptions {
 /**
  * A tiny API guarded by Latchkey: one public route, one that needs a session, one that needs the
  * `write:profile` permission, one that greets anyone, and a sign-out that goes through the guard.
+ * With the engine or a remote server, a router at `/api` takes signed requests (stamps).
  */
 export function createApp(options: ExampleAppOptions): Express {
   // One authenticator for every route: the required and optional guards share its remote cache.
   const latchkey = options.latchkey instanceof WalletAuthenticator ? options.latchkey : new WalletAuthenticator(options.latchkey);
   const app = express();
-  app.use(express.json());
+  // keepRawBody keeps the bytes as received for stamped requests: a stamp signs those, not a re-serialised req.body.
+  app.use(express.json({ verify: keepRawBody }));
 
   app.get('/public', (_req, res) => {
     res.json({ hello: 'world' });
@@ -60,5 +63,34 @@ export function createApp(options: ExampleAppOptions): Express {
     res.status(upstream.status).end();
   });
 
+  // Signed requests. Stamps are checked against session keys, which JWT mode cannot reach.
+  if (latchkey.mode !== 'jwt') app.use('/api', signedRoutes(latchkey));
+
   return app;
+}
+
+/**
+ * Routes that take stamps, mounted under `/api`: the guard checks the stamp against the full path as
+ * sent (`/api/transfer?…`), not the router's view of it.
+ */
+function signedRoutes(latchkey: WalletAuthenticator): express.Router {
+  const api = express.Router();
+  const signer = (req: express.Request) => ({
+    keyId: req.latchkey.stamp?.keyId ?? null,
+    scope: req.latchkey.stamp?.scope ?? null,
+  });
+
+  // A stamp is verified when sent, not required.
+  api.get('/balance', requireWalletAuthentication(latchkey), (req, res) => {
+    res.json({ balance: 100, currency: req.query.currency ?? 'eth', ...signer(req) });
+  });
+  // A stamp is required; a read-only key is refused (403 SCOPE_READ_ONLY).
+  api.post('/transfer', requireWalletAuthentication(latchkey, { stamps: 'required' }), (req, res) => {
+    res.json({ sent: (req.body as { amount?: unknown }).amount ?? null, ...signer(req) });
+  });
+  // A POST that changes nothing: a read-only key may sign it.
+  api.post('/search', requireWalletAuthentication(latchkey, { stamps: 'required', isWrite: false }), (req, res) => {
+    res.json({ results: [], query: (req.body as { query?: unknown }).query ?? null, ...signer(req) });
+  });
+  return api;
 }

@@ -1,8 +1,9 @@
-import { describeGuardedApi, type Reply } from '../test-support/guarded-api.js';
+import { describeGuardedApi, type Reply, type StartGuardedApi } from '../test-support/guarded-api.js';
+import { describeSignedRequests } from '../test-support/signed-requests.js';
 import { createApp } from './app.js';
 
 // Fastify's inject runs each request in process, no socket needed.
-describeGuardedApi('Fastify', async (options) => {
+const start: StartGuardedApi = async (options) => {
   const app = await createApp(options);
   await app.ready();
   return {
@@ -12,11 +13,14 @@ describeGuardedApi('Fastify', async (options) => {
       if (options.authorization !== undefined) headers.authorization = options.authorization;
       if (options.cookie !== undefined) headers.cookie = options.cookie;
       if (options.origin !== undefined) headers.origin = options.origin;
+      if (options.rawBody !== undefined) headers['content-type'] = 'application/json';
+      Object.assign(headers, options.headers);
       const response = await app.inject({
         method,
         url: path,
         headers,
         ...(options.body === undefined ? {} : { payload: options.body as object }),
+        ...(options.rawBody === undefined ? {} : { payload: options.rawBody }),
       });
       return {
         status: response.statusCode,
@@ -29,4 +33,7 @@ describeGuardedApi('Fastify', async (options) => {
     forget: (token) => app.latchkey.forget(token),
     close: () => app.close(),
   };
-});
+};
+
+describeGuardedApi('Fastify', start);
+describeSignedRequests('Fastify', start);

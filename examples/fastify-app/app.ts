@@ -1,5 +1,5 @@
 import { latchkey, type WalletAuthenticationOptions } from '@latchkey/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 
 export interface ExampleAppOptions {
   /**
@@ -14,6 +14,7 @@ export interface ExampleAppOptions {
 /**
  * A tiny API guarded by Latchkey: one public route, one that needs a session, one that needs the
  * `write:profile` permission, one that greets anyone, and a sign-out that goes through the guard.
+ * With the engine or a remote server, routes registered under the prefix `/api` take signed requests (stamps).
  */
 export async function createApp(options: ExampleAppOptions): Promise<FastifyInstance> {
   const app = Fastify();
@@ -50,5 +51,39 @@ export async function createApp(options: ExampleAppOptions): Promise<FastifyInst
     return reply.code(upstream.status).send();
   });
 
+  // Signed requests. Stamps are checked against session keys, which JWT mode cannot reach.
+  if (app.latchkey.authenticator.mode !== 'jwt') await app.register(signedRoutes, { prefix: '/api' });
+
   return app;
+}
+
+/**
+ * Routes that take stamps, registered with the prefix `/api`: the guard checks the stamp against the
+ * full path as sent (`/api/transfer?…`). The plugin keeps the raw body of stamped requests; the
+ * JSON parser is Fastify's own. Guards run as `preHandler`, after the body is read.
+ */
+async function signedRoutes(api: FastifyInstance): Promise<void> {
+  const signer = (request: FastifyRequest) => ({
+    keyId: request.latchkey.stamp?.keyId ?? null,
+    scope: request.latchkey.stamp?.scope ?? null,
+  });
+
+  // A stamp is verified when sent, not required.
+  api.get<{ Querystring: { currency?: string } }>('/balance', { preHandler: api.latchkey.require() }, async (request) => ({
+    balance: 100,
+    currency: request.query.currency ?? 'eth',
+    ...signer(request),
+  }));
+  // A stamp is required; a read-only key is refused (403 SCOPE_READ_ONLY).
+  api.post<{ Body: { amount?: number } }>(
+    '/transfer',
+    { preHandler: api.latchkey.require({ stamps: 'required' }) },
+    async (request) => ({ sent: request.body?.amount ?? null, ...signer(request) }),
+  );
+  // A POST that changes nothing: a read-only key may sign it.
+  api.post<{ Body: { query?: string } }>(
+    '/search',
+    { preHandler: api.latchkey.require({ stamps: 'required', isWrite: false }) },
+    async (request) => ({ results: [], query: request.body?.query ?? null, ...signer(request) }),
+  );
 }

@@ -19,12 +19,17 @@ export interface RequestOptions {
   cookie?: string;
   /** Sent as the `Origin` header, as a browser does on a state-changing request. */
   origin?: string;
+  /** Sent as JSON (`content-type: application/json`). */
   body?: unknown;
+  /** Sent byte for byte as the body, with `content-type: application/json` (what a stamp signs). */
+  rawBody?: string;
+  /** More headers, e.g. `latchkey-signature`. */
+  headers?: Record<string, string>;
 }
 
 /** An example app, started with some Latchkey options. */
 export interface GuardedApi {
-  request(method: 'GET' | 'PUT' | 'DELETE', path: string, options?: RequestOptions): Promise<Reply>;
+  request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options?: RequestOptions): Promise<Reply>;
   /** The app's `forget(token)` (remote mode cache). */
   forget(token: string): void;
   close(): Promise<void>;

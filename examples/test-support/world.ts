@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type IssuedSession, Latchkey, MemoryStore, type SessionScope } from '@latchkey/core';
+import { type Clock, type IssuedSession, Latchkey, MemoryStore, type SessionScope } from '@latchkey/core';
 import { createApiKey, createServer } from '@latchkey/server';
 
 /** What the example apps' roles grant: `member` may read and write its profile. */
@@ -10,18 +10,30 @@ export const ACCESS = { issuer: 'https://auth.example.test', audience: 'api.exam
 export const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
 export const ALICE_ADDRESS = '0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045';
 
+/** A wallet of its own (a random EVM address), for tests that must not share a wallet's session limit. */
+export function freshAccount(): string {
+  return `eip155:1:0x${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(20))).toString('hex')}`;
+}
+
 /** An engine on a MemoryStore, issuing session tokens and EdDSA access tokens for `member`s. */
 export class World {
   readonly store = new MemoryStore();
-  readonly engine = new Latchkey({
-    store: this.store,
-    cleanupIntervalSeconds: 0,
-    dataKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 9).toString('base64') } },
-    defaults: { roles: ROLES, defaultRoles: ['member'], accessTokens: ACCESS },
-  });
+  readonly engine: Latchkey;
 
-  signIn(scope: SessionScope = 'read-write'): Promise<IssuedSession> {
-    return this.engine.createSession({ account: ALICE, authMethod: 'siwe', scope });
+  /** `clock`: the engine's time (sessions, session keys, stamps); the system clock by default. */
+  constructor(options: { clock?: Clock } = {}) {
+    this.engine = new Latchkey({
+      store: this.store,
+      ...(options.clock ? { clock: options.clock } : {}),
+      cleanupIntervalSeconds: 0,
+      dataKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 9).toString('base64') } },
+      defaults: { roles: ROLES, defaultRoles: ['member'], accessTokens: ACCESS },
+    });
+  }
+
+  /** A session of `account` (Alice by default). */
+  signIn(scope: SessionScope = 'read-write', account: string = ALICE): Promise<IssuedSession> {
+    return this.engine.createSession({ account, authMethod: 'siwe', scope });
   }
 
   /** Closing the store makes every store call fail: the "store down" case. */

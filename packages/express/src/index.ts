@@ -7,10 +7,13 @@ export {
   type CookieOptions,
   defaultCookieName,
   type EngineModeOptions,
+  type GuardOptions,
   type JwtModeOptions,
   type LatchkeyContext,
   type RemoteModeOptions,
   type SessionTokenContext,
+  type StampContext,
+  type StampRequirement,
   type ValidationMode,
   type WalletAuthenticationOptions,
   WalletAuthenticator,
@@ -21,3 +24,4 @@ export {
   requireWalletAuthentication,
   type WalletAuthenticationHandler,
 } from './middleware.js';
+export { keepRawBody } from './raw-body.js';

@@ -1,9 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Latchkey, MemoryStore } from '@latchkey/core';
+import { Latchkey, ManualClock, MemoryStore } from '@latchkey/core';
+import { createStamp, generateP256KeyPair, openCredentialBundle, toHex } from '@latchkey/protocol';
 import express, { type ErrorRequestHandler } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { optionalWalletAuthentication, requirePermission, requireWalletAuthentication, WalletAuthenticator } from './index.js';
+import {
+  keepRawBody,
+  optionalWalletAuthentication,
+  requirePermission,
+  requireWalletAuthentication,
+  WalletAuthenticator,
+} from './index.js';
 
 const ALICE = 'eip155:1:0xd8da6bf26964af9d7eed9e03e53415d37aa96045';
 const ORIGIN = 'https://app.example.com';
@@ -319,5 +326,134 @@ describe('@latchkey/express in remote mode watches responses', () => {
     guard.forget(token);
     await get('/ok');
     expect(introspections).toBe(4);
+  });
+});
+
+describe('@latchkey/express with signed requests (stamps)', () => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
+  const keyed = new Latchkey({ store: new MemoryStore(), clock, cleanupIntervalSeconds: 0 });
+  const errors: string[] = [];
+  const logger = { error: (m: string) => void errors.push(m), warn() {}, info() {}, debug() {} };
+  let url = '';
+  let token = '';
+  let key: { id: string; privateKey: Uint8Array };
+
+  beforeAll(async () => {
+    const issued = await keyed.createSession({ account: ALICE, authMethod: 'siwe' });
+    token = issued.token;
+    const target = generateP256KeyPair();
+    const made = await keyed.sessionKeys.create({
+      session: issued.session,
+      scope: 'read-write',
+      targetPublicKey: toHex(target.publicKey),
+    });
+    key = { id: made.sessionKey.id, privateKey: await openCredentialBundle(made.credentialBundle!, target.privateKey) };
+
+    const latchkey = new WalletAuthenticator({ engine: keyed, logger });
+    const echo: express.RequestHandler = (req, res) => {
+      res.json({ body: req.body ?? null, keyId: req.latchkey.stamp?.keyId ?? null, scope: req.latchkey.stamp?.scope ?? null });
+    };
+    const app = express();
+    // Raw bytes kept by the parsers that carry keepRawBody, under nested routers.
+    const wallet = express.Router();
+    wallet.use(express.json({ verify: keepRawBody }), express.text({ verify: keepRawBody }));
+    wallet.post('/transfer', requireWalletAuthentication(latchkey, { stamps: 'required' }), echo);
+    wallet.get('/balance', requireWalletAuthentication(latchkey), echo);
+    const v2 = express.Router();
+    v2.use('/wallet', wallet);
+    app.use('/v2', v2);
+    // A parser without keepRawBody, and a guard that runs before any parser.
+    app.post('/forgetful', express.json(), requireWalletAuthentication(latchkey), echo);
+    app.post('/too-early', requireWalletAuthentication(latchkey), express.json({ verify: keepRawBody }), echo);
+    app.get('/no-parser', requireWalletAuthentication(latchkey), echo);
+    app.post('/hello', optionalWalletAuthentication(latchkey, { stamps: 'required' }), (req, res) => {
+      res.json({ via: req.latchkey.via });
+    });
+    const listening = await listen(app);
+    servers.push(listening.server);
+    url = listening.url;
+  });
+  afterAll(() => keyed.close());
+
+  async function send(
+    method: 'GET' | 'POST',
+    path: string,
+    options: { body?: string; contentType?: string; signedPath?: string; credential?: boolean } = {},
+  ) {
+    const stamp = await createStamp(
+      key.privateKey,
+      key.id,
+      { method, path: options.signedPath ?? path, body: options.body ?? null },
+      { now: clock.now() },
+    );
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        ...(options.credential === false ? {} : { authorization: `Bearer ${token}` }),
+        'latchkey-signature': stamp,
+        ...(options.body === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
+      },
+      body: options.body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { code: string } } };
+  }
+
+  it('verifies against the full path under nested routers; handlers still get the parsed body', async () => {
+    expect(await send('POST', '/v2/wallet/transfer?to=bob', { body: '{ "amount": 1 }' })).toEqual({
+      status: 200,
+      body: { body: { amount: 1 }, keyId: key.id, scope: 'read-write' },
+    });
+    expect((await send('POST', '/v2/wallet/transfer', { body: 'gm', contentType: 'text/plain' })).body).toMatchObject({
+      body: 'gm',
+      keyId: key.id,
+    });
+    expect((await send('GET', '/v2/wallet/balance?currency=eth')).body).toMatchObject({ keyId: key.id });
+    const prefixless = await send('POST', '/v2/wallet/transfer', { body: '{}', signedPath: '/transfer' });
+    expect([prefixless.status, prefixless.body.error?.code]).toEqual([401, 'SIGNATURE_INVALID']);
+  });
+
+  it('answers 500 (logged) when the raw body was not kept, never a pass; unstamped requests are unaffected', async () => {
+    errors.length = 0;
+    for (const path of ['/forgetful', '/too-early']) {
+      const response = await send('POST', path, { body: '{"amount":1}' });
+      expect([response.status, response.body.error?.code]).toEqual([500, 'CONFIG_INVALID']);
+    }
+    expect(errors).toEqual([
+      expect.stringMatching(/raw body was not kept \(Express: express.json\(\{ verify: keepRawBody \}\) before the guard/),
+      expect.stringMatching(/raw body was not kept/),
+    ]);
+    const plain = await fetch(`${url}/forgetful`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"amount":1}',
+    });
+    expect(plain.status).toBe(200);
+    // Without a body there is nothing to keep.
+    expect((await send('GET', '/no-parser')).body).toMatchObject({ keyId: key.id });
+  });
+
+  it('lets an anonymous request through an optional guard whatever it carries', async () => {
+    expect((await send('POST', '/hello', { body: '{}', credential: false })).body).toEqual({ via: null });
+  });
+
+  it('validates guard options when the handler is made', () => {
+    expect(() => requireWalletAuthentication({ engine: keyed }, { stamps: 'always' as never })).toThrowError(
+      /^stamps: expected 'optional' or 'required'/,
+    );
+    expect(() => optionalWalletAuthentication({ engine: keyed }, { isWrite: 1 } as never)).toThrowError(
+      /^isWrite: expected true or false/,
+    );
+    expect(() =>
+      requireWalletAuthentication(
+        { jwt: { jwksUrl: 'https://auth.example/jwks', issuer: 'i', audience: 'a' } },
+        { stamps: 'required' },
+      ),
+    ).toThrowError(/not available in JWT mode/);
+    expect(() =>
+      requireWalletAuthentication({
+        jwt: { jwksUrl: 'https://auth.example/jwks', issuer: 'i', audience: 'a' },
+        stamps: 'required',
+      }),
+    ).toThrowError(/^stamps: 'required' is not available in JWT mode/);
   });
 });

@@ -1,11 +1,14 @@
 import {
   type Answer,
   assertPermission,
+  type GuardOptions,
   permissionAnswer,
+  STAMP_HEADER_NAME,
   type WalletAuthenticationOptions,
   WalletAuthenticator,
 } from '@latchkey/core/middleware';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { receivedBody } from './raw-body.js';
 import './request.js';
 
 /** A Latchkey middleware, with the authenticator it uses and a way to forget a remembered token. */
@@ -23,11 +26,18 @@ function send(res: Response, answer: Answer): void {
   res.status(answer.status).set(answer.headers).json(answer.body);
 }
 
-function guard(authenticator: WalletAuthenticator, isRequired: boolean): RequestHandler {
+function guard(authenticator: WalletAuthenticator, isRequired: boolean, options: Readonly<GuardOptions>): RequestHandler {
   const watchesResponses = authenticator.watchesResponses;
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    // The method feeds the CSRF rule on cookie credentials.
-    const outcome = await authenticator.authenticate(req.headers, { isRequired, method: req.method });
+    // The method feeds the CSRF rule on cookie credentials; method, target and body are what a stamp signs.
+    // `originalUrl` is the request line's target whatever router or mount path this guard sits under.
+    const outcome = await authenticator.authenticate(req.headers, {
+      ...options,
+      isRequired,
+      method: req.method,
+      target: req.originalUrl,
+      body: req.headers[STAMP_HEADER_NAME] === undefined ? null : receivedBody(req),
+    });
     if (outcome.kind === 'refused') {
       send(res, outcome.answer);
       return;
@@ -57,27 +67,38 @@ function named(name: string, authenticator: WalletAuthenticator, handler: Reques
  * On success `req.latchkey.session` and `req.latchkey.wallet` are set. Options are validated here,
  * once; pass a `WalletAuthenticator` to share one (and its remote cache) between several handlers.
  *
+ * A stamp (`Latchkey-Signature`) that comes is verified against the path and query as sent
+ * (`req.originalUrl`, whatever router this sits under) and the raw body kept by `keepRawBody`; with
+ * `{ stamps: 'required' }` a request without one is 401 `SIGNATURE_REQUIRED`. `req.latchkey.stamp`
+ * then holds the key that signed (`keyId`, `scope`).
+ *
  * @example
  * const latchkey = new WalletAuthenticator({ engine });
  * app.get('/me', requireWalletAuthentication(latchkey), (req, res) => res.json(req.latchkey.session));
+ * app.post('/transfer', requireWalletAuthentication(latchkey, { stamps: 'required' }), transfer);
  */
 export function requireWalletAuthentication(
   options: WalletAuthenticationOptions | WalletAuthenticator,
+  guardOptions?: GuardOptions,
 ): WalletAuthenticationHandler {
   const authenticator = authenticatorFrom(options);
-  return named('requireWalletAuthentication', authenticator, guard(authenticator, true));
+  const resolved = authenticator.guardOptions(guardOptions);
+  return named('requireWalletAuthentication', authenticator, guard(authenticator, true, resolved));
 }
 
 /**
  * Like `requireWalletAuthentication`, but a request without any credential passes as anonymous
  * (`req.latchkey.session === null`). A credential that is sent must be valid (else 401 or 400), and
- * an authority that cannot answer is a 503, never an anonymous pass.
+ * an authority that cannot answer is a 503, never an anonymous pass. Stamps as for
+ * `requireWalletAuthentication`; an anonymous request's stamp is not looked at.
  */
 export function optionalWalletAuthentication(
   options: WalletAuthenticationOptions | WalletAuthenticator,
+  guardOptions?: GuardOptions,
 ): WalletAuthenticationHandler {
   const authenticator = authenticatorFrom(options);
-  return named('optionalWalletAuthentication', authenticator, guard(authenticator, false));
+  const resolved = authenticator.guardOptions(guardOptions);
+  return named('optionalWalletAuthentication', authenticator, guard(authenticator, false, resolved));
 }
 
 /**

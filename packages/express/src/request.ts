@@ -7,7 +7,8 @@ declare global {
       /**
        * Set by `requireWalletAuthentication` (a session, always) and `optionalWalletAuthentication`
        * (a session, or the anonymous context whose `session` is null). Undefined on routes that
-       * neither guards.
+       * neither guards. `stamp` holds the session key that signed the request (`keyId`, `scope`),
+       * or null when it carried no stamp.
        *
        * @example
        * app.get('/me', requireWalletAuthentication(options), (req, res) => {

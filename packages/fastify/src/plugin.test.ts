@@ -1,5 +1,6 @@
-import { Latchkey, MemoryStore } from '@latchkey/core';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { Latchkey, ManualClock, MemoryStore } from '@latchkey/core';
+import { createStamp, generateP256KeyPair, openCredentialBundle, toHex } from '@latchkey/protocol';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latchkey, WalletAuthenticator } from './index.js';
 
@@ -297,3 +298,144 @@ describe('@latchkey/fastify in remote mode watches responses', () => {
     await authority.close();
   });
 });
+
+describe('@latchkey/fastify with signed requests (stamps)', () => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
+  const keyed = new Latchkey({ store: new MemoryStore(), clock, cleanupIntervalSeconds: 0 });
+  const errors: string[] = [];
+  const logger = { error: (m: string) => void errors.push(m), warn() {}, info() {}, debug() {} };
+  let signed: FastifyInstance;
+  let token = '';
+  let key: { id: string; privateKey: Uint8Array };
+
+  beforeAll(async () => {
+    const issued = await keyed.createSession({ account: ALICE, authMethod: 'siwe' });
+    token = issued.token;
+    const target = generateP256KeyPair();
+    const made = await keyed.sessionKeys.create({
+      session: issued.session,
+      scope: 'read-write',
+      targetPublicKey: toHex(target.publicKey),
+    });
+    key = { id: made.sessionKey.id, privateKey: await openCredentialBundle(made.credentialBundle!, target.privateKey) };
+
+    // rewriteUrl changes request.url; a stamp signs the request line as sent.
+    signed = Fastify({ bodyLimit: 1024, rewriteUrl: (req) => (req.url ?? '/').replace(/^\/legacy\//, '/') });
+    await signed.register(latchkey, { engine: keyed, logger });
+    // The host's own parsers are untouched: Fastify's JSON parser, and one the host adds.
+    signed.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, `parsed:${body}`));
+    const echo = async (request: FastifyRequest) => ({
+      body: request.body ?? null,
+      keyId: request.latchkey.stamp?.keyId ?? null,
+    });
+    await signed.register(
+      async (v2) => {
+        await v2.register(
+          async (wallet) => {
+            wallet.post('/transfer', { preHandler: signed.latchkey.require({ stamps: 'required' }) }, echo);
+            wallet.get('/balance', { preHandler: signed.latchkey.require() }, echo);
+            wallet.post('/early', { onRequest: signed.latchkey.require() }, echo);
+            wallet.get('/early', { onRequest: signed.latchkey.require() }, echo);
+          },
+          { prefix: '/wallet' },
+        );
+      },
+      { prefix: '/v2' },
+    );
+    signed.post('/hello', { preHandler: signed.latchkey.optional({ stamps: 'required' }) }, async (request) => ({
+      via: request.latchkey.via,
+    }));
+    await signed.ready();
+  });
+  afterAll(async () => {
+    await signed.close();
+    keyed.close();
+  });
+
+  async function send(
+    method: 'GET' | 'POST',
+    url: string,
+    options: { body?: string; contentType?: string; signedUrl?: string; credential?: boolean } = {},
+  ) {
+    const stamp = await createStamp(
+      key.privateKey,
+      key.id,
+      { method, path: options.signedUrl ?? url, body: options.body ?? null },
+      { now: clock.now() },
+    );
+    return signed.inject({
+      method,
+      url,
+      headers: {
+        ...(options.credential === false ? {} : { authorization: `Bearer ${token}` }),
+        'latchkey-signature': stamp,
+        ...(options.body === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
+      },
+      ...(options.body === undefined ? {} : { payload: options.body }),
+    });
+  }
+
+  it('verifies against the full path under nested prefixes, and the host still parses the body its own way', async () => {
+    const json = await send('POST', '/v2/wallet/transfer?to=bob', { body: '{ "amount": 1 }' });
+    expect([json.statusCode, json.json()]).toEqual([200, { body: { amount: 1 }, keyId: key.id }]);
+    const text = await send('POST', '/v2/wallet/transfer', { body: 'gm', contentType: 'text/plain' });
+    expect(text.json()).toEqual({ body: 'parsed:gm', keyId: key.id });
+    const prefixless = await send('POST', '/v2/wallet/transfer', { body: '{}', signedUrl: '/transfer' });
+    expect([prefixless.statusCode, prefixless.json().error.code]).toEqual([401, 'SIGNATURE_INVALID']);
+    const unsigned = await signed.inject({
+      method: 'POST',
+      url: '/v2/wallet/transfer',
+      headers: { authorization: `Bearer ${token}` },
+      payload: {},
+    });
+    expect([unsigned.statusCode, unsigned.json().error.code]).toEqual([401, 'SIGNATURE_REQUIRED']);
+  });
+
+  it('signs the URL as sent, not as rewritten', async () => {
+    const response = await send('GET', '/legacy/v2/wallet/balance?x=1');
+    expect([response.statusCode, response.json().keyId]).toEqual([200, key.id]);
+  });
+
+  it('keeps the body limit on stamped requests', async () => {
+    const response = await send('POST', '/v2/wallet/transfer', { body: JSON.stringify({ pad: 'x'.repeat(2000) }) });
+    expect(response.statusCode).toBe(413);
+  });
+
+  it('answers 500 (logged) for a stamped body an onRequest guard cannot see; a stamped GET there is fine', async () => {
+    errors.length = 0;
+    const response = await send('POST', '/v2/wallet/early', { body: '{}' });
+    expect([response.statusCode, response.json().error.code]).toEqual([500, 'CONFIG_INVALID']);
+    expect(errors).toEqual([expect.stringMatching(/raw body was not kept .*preHandler/)]);
+    expect((await send('GET', '/v2/wallet/early')).statusCode).toBe(200);
+  });
+
+  it('lets an anonymous request through an optional guard whatever it carries', async () => {
+    const response = await send('POST', '/hello', { body: '{}', credential: false });
+    expect(response.json()).toEqual({ via: null });
+  });
+
+  it('validates guard options when a hook is made; the default hooks are shared', async () => {
+    expect(signed.latchkey.require()).toBe(signed.latchkey.require());
+    expect(() => signed.latchkey.require({ stamps: 'always' as never })).toThrowError(
+      /^stamps: expected 'optional' or 'required'/,
+    );
+    const jwtApp = Fastify();
+    await jwtApp.register(latchkey, { jwt: { jwks: await keyedJwks(), issuer: 'i', audience: 'a' } });
+    expect(() => jwtApp.latchkey.require({ stamps: 'required' })).toThrowError(/not available in JWT mode/);
+    await jwtApp.close();
+  });
+});
+
+/** A JWKS with one usable key, for JWT-mode option checks. */
+async function keyedJwks() {
+  const issuer = new Latchkey({
+    store: new MemoryStore(),
+    cleanupIntervalSeconds: 0,
+    dataKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 7).toString('base64') } },
+    defaults: { accessTokens: { issuer: 'i', audience: 'a' } },
+  });
+  await issuer.createSession({ account: ALICE, authMethod: 'siwe' });
+  const jwks = await issuer.getJwks();
+  issuer.close();
+  return jwks;
+}

@@ -1,6 +1,13 @@
 import { LatchkeyError } from '../errors/index.js';
 import { grants } from '../session/permissions.js';
-import { type Answer, CREDENTIAL_MISSING, CROSS_SITE_REFUSED, HEADER_MALFORMED, permissionDenied } from './answers.js';
+import {
+  type Answer,
+  CREDENTIAL_MISSING,
+  CROSS_SITE_REFUSED,
+  HEADER_MALFORMED,
+  permissionDenied,
+  stampRefused,
+} from './answers.js';
 import {
   ANONYMOUS,
   type AnonymousContext,
@@ -11,9 +18,16 @@ import {
 import { isCookieRequestAllowed, readCredential } from './credentials.js';
 import { EngineValidator } from './engine-mode.js';
 import { JwtValidator } from './jwt-mode.js';
-import { type ResolvedOptions, resolveOptions, type WalletAuthenticationOptions } from './options.js';
+import {
+  type GuardOptions,
+  type ResolvedOptions,
+  resolveGuardOptions,
+  resolveOptions,
+  type WalletAuthenticationOptions,
+} from './options.js';
 import { RemoteValidator } from './remote-mode.js';
-import type { TokenValidator } from './verdict.js';
+import { planStamp, type StampPlan } from './stamps.js';
+import type { TokenValidator, Verdict } from './verdict.js';
 
 /** The headers a credential can come in, and those the CSRF rule reads, as the framework hands them over. */
 export interface CredentialHeaders {
@@ -21,17 +35,30 @@ export interface CredentialHeaders {
   cookie?: string | undefined;
   origin?: string | undefined;
   'sec-fetch-site'?: string | string[] | undefined;
+  /** The stamp (`Latchkey-Signature`); an array (the header sent twice) is malformed. */
+  'latchkey-signature'?: string | string[] | undefined;
 }
 
-/** How to treat one request. */
-export interface AuthenticationOptions {
+/** How to treat one request. `stamps` and `isWrite` override the authenticator's for this request (see `GuardOptions`). */
+export interface AuthenticationOptions extends GuardOptions {
   /** Without a credential: true answers 401, false passes as anonymous. */
   isRequired: boolean;
   /**
-   * The request method, for the CSRF rule on cookie credentials. Omitted, the request is taken to
-   * change state: a cookie then needs an allowed `Origin` (or `Sec-Fetch-Site: same-origin`).
+   * The request method, for the CSRF rule on cookie credentials and for stamps. Omitted, the request is
+   * taken to change state: a cookie then needs an allowed `Origin` (or `Sec-Fetch-Site: same-origin`).
    */
   method?: string | undefined;
+  /**
+   * Path and query exactly as on the request line (Express `req.originalUrl`, Fastify
+   * `request.originalUrl`), which a stamp signs. Needed only to check a stamp.
+   */
+  target?: string | undefined;
+  /**
+   * The body bytes exactly as received (a stamp signs their digest): `null` for a request without a
+   * body. Left undefined, a stamped request cannot be checked and is answered 500 `CONFIG_INVALID`
+   * (logged), never passed and never hashed from a re-serialised body.
+   */
+  body?: Uint8Array | null | undefined;
 }
 
 /** What to do with a request. `remembered` is set when the answer was (or may be) cached and the response must be watched. */
@@ -54,6 +81,9 @@ export interface FinishedResponse {
   status: number;
 }
 
+/** A stamp in JWT mode: refused, there is no key store to check it against. */
+const JWT_STAMP_REFUSED: StampPlan = Object.freeze({ kind: 'refuse', answer: stampRefused('SIGNATURE_INVALID') });
+
 /** `<action>:<resource>` or `*`, the same grammar as the engine's role settings. */
 const PERMISSION_PATTERN = /^(\*|[a-z][a-z0-9_-]*:(\*|[a-z0-9_.-]+))$/;
 
@@ -75,7 +105,9 @@ export class WalletAuthenticator {
   readonly #options: ResolvedOptions;
   readonly #validator: TokenValidator;
   readonly #remote: RemoteValidator | null;
+  readonly #engine: EngineValidator | null;
   readonly #allowedOrigins: ReadonlySet<string>;
+  #hasWarnedJwtStamp = false;
 
   /** Validates the options (exactly one mode; throws `CONFIG_INVALID` naming the option). */
   constructor(options: WalletAuthenticationOptions) {
@@ -83,10 +115,12 @@ export class WalletAuthenticator {
     this.#options = resolved;
     this.mode = resolved.mode;
     this.#remote = null;
+    this.#engine = null;
     this.#allowedOrigins = new Set(resolved.allowedOrigins);
     switch (resolved.mode) {
       case 'engine':
-        this.#validator = new EngineValidator(resolved.engine, resolved.appId, resolved.logger);
+        this.#engine = new EngineValidator(resolved.engine, resolved.appId, resolved.logger);
+        this.#validator = this.#engine;
         break;
       case 'remote':
         this.#remote = new RemoteValidator(resolved);
@@ -96,6 +130,15 @@ export class WalletAuthenticator {
         this.#validator = new JwtValidator(resolved);
         break;
     }
+  }
+
+  /**
+   * Validates a guard's own options (`{ stamps?, isWrite? }`) when the guard is made, and answers them
+   * frozen: unknown keys, bad values, and `stamps: 'required'` in JWT mode throw `CONFIG_INVALID`.
+   * Adapters call it once per guard, then pass the result with every request.
+   */
+  guardOptions(options?: GuardOptions): Readonly<GuardOptions> {
+    return resolveGuardOptions(options, this.mode);
   }
 
   /** Remote mode remembers answers, so responses must be watched for revocations and refusals. */
@@ -108,6 +151,13 @@ export class WalletAuthenticator {
    * it is an anonymous pass. A credential that is malformed or refused, or an authority that cannot
    * answer, is refused either way. A cookie credential on a state-changing request from an origin
    * not allowed is 403 `CSRF_REJECTED` before the token is looked at, on optional routes too.
+   *
+   * Then the stamp (`Latchkey-Signature`, docs/stamps.md), for a session that validated: one that
+   * comes is verified (engine: `sessionKeys.verifyStamp`; remote: sent along with the introspection)
+   * and a bad one refused as the Latchkey server refuses it; with `stamps: 'required'` a request
+   * without one is 401 `SIGNATURE_REQUIRED`. An anonymous request (optional guard, no credential)
+   * passes as anonymous whatever it carries: a stamp without a session proves nothing. JWT mode
+   * refuses any stamp (401 `SIGNATURE_INVALID`): it cannot verify one.
    */
   async authenticate(headers: CredentialHeaders, options: AuthenticationOptions): Promise<AuthenticationOutcome> {
     const credential = readCredential(headers.authorization, headers.cookie, this.#options.cookieName);
@@ -122,15 +172,47 @@ export class WalletAuthenticator {
       return { kind: 'refused', answer: CROSS_SITE_REFUSED };
     }
     const { token } = credential;
+    const plan = this.#planStamp(headers['latchkey-signature'], options);
+    const check = plan.kind === 'check' ? plan.check : undefined;
+    let verdict: Verdict;
+    let remembered: RememberedToken | null = null;
     if (this.#remote) {
       const key = RemoteValidator.keyOf(token);
-      const verdict = await this.#remote.validate(token, key);
-      if (!verdict.ok) return { kind: 'refused', answer: verdict.answer };
-      return { kind: 'authenticated', context: verdict.context, remembered: { key, account: verdict.context.session.account } };
+      verdict = await this.#remote.validate(token, key, check);
+      if (verdict.ok) remembered = { key, account: verdict.context.session.account };
+    } else if (this.#engine) {
+      verdict = await this.#engine.validate(token, check);
+    } else {
+      verdict = await this.#validator.validate(token);
     }
-    const verdict = await this.#validator.validate(token);
     if (!verdict.ok) return { kind: 'refused', answer: verdict.answer };
-    return { kind: 'authenticated', context: verdict.context, remembered: null };
+    // The session validated: only now does a stamp that cannot pass answer (the server's order, check 0 first).
+    if (plan.kind === 'refuse') {
+      if (plan.problem) this.#options.logger.error(plan.problem.message, plan.problem.context);
+      return { kind: 'refused', answer: plan.answer };
+    }
+    return { kind: 'authenticated', context: verdict.context, remembered };
+  }
+
+  #planStamp(header: string | string[] | undefined, options: AuthenticationOptions): StampPlan {
+    if (this.mode === 'jwt' && typeof header === 'string') {
+      if (!this.#hasWarnedJwtStamp) {
+        this.#hasWarnedJwtStamp = true;
+        this.#options.logger.warn('latchkey: JWT mode cannot verify stamps; requests carrying Latchkey-Signature are refused');
+      }
+      return JWT_STAMP_REFUSED;
+    }
+    return planStamp(
+      {
+        stampHeader: header,
+        method: options.method,
+        target: options.target,
+        body: options.body,
+        stamps: options.stamps ?? this.#options.stamps,
+        isWrite: options.isWrite,
+      },
+      { preParse: this.#remote !== null },
+    );
   }
 
   /**

@@ -23,12 +23,27 @@ export interface AccessTokenSession {
 /** How a request's credential was checked. */
 export type ValidationMode = 'engine' | 'remote' | 'jwt';
 
+/**
+ * The verified stamp (`Latchkey-Signature`, docs/stamps.md) of a request: the session key of the
+ * request's session that signed its method, path and body. Null when the request carried none.
+ */
+export interface StampContext {
+  /** The session key's id (`lksk_…`). */
+  readonly keyId: string;
+  /** `read-only` keys may sign only GET, HEAD and OPTIONS (or a route with `isWrite: false`). */
+  readonly scope: Session['scope'];
+  /** When the key expires (ms). */
+  readonly expiresAt: number;
+}
+
 /** A request that presented a valid session token (engine or a remote Latchkey server). */
 export interface SessionTokenContext {
   readonly via: 'engine' | 'remote';
   readonly session: Session;
   readonly wallet: WalletAccount;
   readonly claims: null;
+  /** The request's verified stamp, or null when it carried none. */
+  readonly stamp: StampContext | null;
 }
 
 /** A request that presented a valid access token (JWT). */
@@ -37,6 +52,8 @@ export interface AccessTokenContext {
   readonly session: AccessTokenSession;
   readonly wallet: WalletAccount;
   readonly claims: AccessTokenClaims;
+  /** Always null: JWT mode cannot verify stamps (it has no session keys). */
+  readonly stamp: null;
 }
 
 /** A request that `optionalWalletAuthentication` let through without a credential. */
@@ -45,6 +62,7 @@ export interface AnonymousContext {
   readonly session: null;
   readonly wallet: null;
   readonly claims: null;
+  readonly stamp: null;
 }
 
 export type AuthenticatedContext = SessionTokenContext | AccessTokenContext;
@@ -58,7 +76,7 @@ export type AuthenticatedContext = SessionTokenContext | AccessTokenContext;
  */
 export type LatchkeyContext = AuthenticatedContext | AnonymousContext;
 
-export const ANONYMOUS: AnonymousContext = Object.freeze({ via: null, session: null, wallet: null, claims: null });
+export const ANONYMOUS: AnonymousContext = Object.freeze({ via: null, session: null, wallet: null, claims: null, stamp: null });
 
 /** A wallet from a CAIP-10 account the authority already normalised (no checksum work on the hot path). */
 export function walletOf(account: string, address: string, chainType: Session['chainType']): WalletAccount {

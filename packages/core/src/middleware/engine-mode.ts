@@ -1,10 +1,16 @@
+import type { StampVerification } from '../keys/stamp.js';
 import type { Logger } from '../logger.js';
 import type { Latchkey } from '../session/engine.js';
-import { AUTHORITY_UNAVAILABLE, invalidToken } from './answers.js';
+import { AUTHORITY_UNAVAILABLE, invalidToken, stampRefused } from './answers.js';
 import { type SessionTokenContext, walletOf } from './context.js';
+import type { StampCheck } from './stamps.js';
 import { refuse, type TokenValidator, type Verdict } from './verdict.js';
 
-/** Validates session tokens with the engine in this process: one store round trip, nothing cached, so a revocation counts at once. */
+/**
+ * Validates session tokens with the engine in this process: one store round trip, nothing cached, so a
+ * revocation counts at once. A stamp is verified after the session, with the engine's session keys
+ * (one more read and the nonce's `addEntry`).
+ */
 export class EngineValidator implements TokenValidator {
   readonly #engine: Latchkey;
   readonly #options: { appId: string };
@@ -16,7 +22,7 @@ export class EngineValidator implements TokenValidator {
     this.#logger = logger;
   }
 
-  async validate(token: string): Promise<Verdict> {
+  async validate(token: string, stamp?: StampCheck): Promise<Verdict> {
     let result: Awaited<ReturnType<Latchkey['validateSession']>>;
     try {
       result = await this.#engine.validateSession(token, this.#options);
@@ -27,11 +33,28 @@ export class EngineValidator implements TokenValidator {
     }
     if (!result.valid) return refuse(result.code === 'STORE_UNAVAILABLE' ? AUTHORITY_UNAVAILABLE : invalidToken(result.code));
     const { session } = result;
+    let verified: StampVerification | null = null;
+    if (stamp) {
+      try {
+        verified = await this.#engine.sessionKeys.verifyStamp({ appId: this.#options.appId, sessionId: session.id, ...stamp });
+      } catch (error) {
+        // verifyStamp answers every bad stamp with a value, the store failing included: a throw is a bug; fail closed.
+        this.#logger.error('stamp verification threw', { appId: this.#options.appId, error: String(error) });
+        return refuse(AUTHORITY_UNAVAILABLE);
+      }
+      if (!verified.valid) {
+        if (verified.code === 'STORE_UNAVAILABLE') return refuse(AUTHORITY_UNAVAILABLE);
+        return refuse(
+          verified.code === 'SESSION_KEY_EXPIRED' ? stampRefused(verified.code, verified.expiresAt) : stampRefused(verified.code),
+        );
+      }
+    }
     const context: SessionTokenContext = {
       via: 'engine',
       session,
       wallet: walletOf(session.account, session.address, session.chainType),
       claims: null,
+      stamp: verified ? { keyId: verified.keyId, scope: verified.scope, expiresAt: verified.expiresAt } : null,
     };
     return { ok: true, context };
   }

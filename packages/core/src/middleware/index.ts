@@ -3,7 +3,8 @@
  * `@latchkey/fastify`. Options, the three validation modes (engine, remote server, JWT via JWKS),
  * the remote answer cache and the RFC 6750 answers live here once; the adapters only move headers
  * in and answers out. No framework and no I/O module is imported: the remote and JWKS modes call the
- * `fetch` they are given (the global one by default).
+ * `fetch` they are given (the global one by default). Stamps (`Latchkey-Signature`) are verified here
+ * too; the adapters only hand over the request's target and raw body bytes.
  */
 export {
   type Answer,
@@ -17,6 +18,10 @@ export {
   invalidToken,
   permissionDenied,
   REALM,
+  SIGNATURE_REQUIRED,
+  STAMP_UNCHECKABLE,
+  type StampRefusalCode,
+  stampRefused,
 } from './answers.js';
 export {
   type AuthenticationOptions,
@@ -35,6 +40,7 @@ export type {
   AuthenticatedContext,
   LatchkeyContext,
   SessionTokenContext,
+  StampContext,
   ValidationMode,
 } from './context.js';
 export { type Credential, cookieValue, isCookieRequestAllowed, readCredential } from './credentials.js';
@@ -44,8 +50,11 @@ export {
   defaultCookieName,
   type EngineModeOptions,
   type FetchFunction,
+  type GuardOptions,
   type JwtModeOptions,
   type PublicJwkInput,
   type RemoteModeOptions,
+  type StampRequirement,
   type WalletAuthenticationOptions,
 } from './options.js';
+export { hasRequestBody, STAMP_HEADER_NAME } from './stamps.js';

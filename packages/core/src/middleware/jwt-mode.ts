@@ -120,6 +120,7 @@ export class JwtValidator implements TokenValidator {
       },
       wallet: walletOf(sub, address, namespace),
       claims,
+      stamp: null,
     };
   }
 

@@ -90,6 +90,12 @@ describe('middleware options', () => {
       /^jwt.jwksMaxStaleSeconds: .* 0 to 86400/,
     ],
     ['bad clock', { engine, clock: {} }, /^clock: expected/],
+    ['an unknown stamp requirement', { engine, stamps: 'always' }, /^stamps: expected 'optional' or 'required'/],
+    [
+      'stamps required in JWT mode (no key store to check them against)',
+      { jwt: { jwks: JWKS, issuer: 'i', audience: 'a' }, stamps: 'required' },
+      /^stamps: 'required' is not available in JWT mode/,
+    ],
   ])('refuses %s', (_name, options, message) => {
     expect(refusal(options)).toMatch(message);
   });
@@ -106,7 +112,11 @@ describe('middleware options', () => {
       allowedOrigins: [],
     });
     expect(Object.isFrozen(remote)).toBe(true);
-    expect(resolveOptions({ engine })).toMatchObject({ mode: 'engine', appId: 'default', cookieName: null });
+    expect(resolveOptions({ engine })).toMatchObject({ mode: 'engine', appId: 'default', cookieName: null, stamps: 'optional' });
+    expect(resolveOptions({ engine, stamps: 'required' })).toMatchObject({ stamps: 'required' });
+    expect(resolveOptions({ remote: { url: 'https://x', apiKey: KEY }, stamps: 'required' })).toMatchObject({
+      stamps: 'required',
+    });
     expect(resolveOptions({ engine, appId: 'shop', cookieName: null })).toMatchObject({ appId: 'shop', cookieName: null });
     expect(resolveOptions({ engine, appId: 'shop' })).toMatchObject({ cookieName: null });
     const withCookie = resolveOptions({

@@ -111,8 +111,36 @@ export type CookieOptions =
       allowedOrigins: readonly string[];
     };
 
+/**
+ * How a guard treats stamps (`Latchkey-Signature`, docs/stamps.md) on session-authenticated requests:
+ * - `'optional'`: a stamp that comes is verified, and a bad one is refused; a request without one passes.
+ * - `'required'`: a request without one is refused too (401 `SIGNATURE_REQUIRED`).
+ */
+export type StampRequirement = 'optional' | 'required';
+
+/**
+ * Per-guard settings (`requireWalletAuthentication(latchkey, { stamps: 'required' })`,
+ * `app.latchkey.require({ stamps: 'required' })`), validated when the guard is made.
+ */
+export interface GuardOptions {
+  /** Overrides the authenticator's `stamps` for this guard. */
+  stamps?: StampRequirement;
+  /**
+   * Whether the guarded route changes state, which a `read-only` session key may not sign (403
+   * `SCOPE_READ_ONLY`). Default: decided per request, true for any method but GET, HEAD and OPTIONS.
+   * `false` lets a read-only key sign, say, a POST search that changes nothing.
+   */
+  isWrite?: boolean;
+}
+
 /** Options every mode shares (with `CookieOptions`). */
 export interface CommonOptions {
+  /**
+   * Stamps on session-authenticated requests, for every guard that does not say otherwise. `'optional'`.
+   * JWT mode cannot verify stamps (it has no session keys): `'required'` there is a configuration
+   * error, and a JWT request that carries a stamp is refused (401 `SIGNATURE_INVALID`).
+   */
+  stamps?: StampRequirement;
   /** Time source for caches and JWT times. The system clock. */
   clock?: Clock;
   /** Where failures of the authority are reported (never with a token). Silent. */
@@ -154,6 +182,7 @@ const DEFAULT_JWKS_COOLDOWN_SECONDS = 30;
 const DEFAULT_JWKS_MAX_STALE_SECONDS = 600;
 
 interface Common {
+  stamps: StampRequirement;
   cookieName: string | null;
   /** Empty when no cookie is read. */
   allowedOrigins: readonly string[];
@@ -251,6 +280,37 @@ function cookieOptions(options: Record<string, unknown>): { cookieName: string |
   return { cookieName, allowedOrigins: Object.freeze([...(origins as string[])]) };
 }
 
+function stampRequirement(field: string, value: unknown): StampRequirement {
+  if (value !== 'optional' && value !== 'required') throw invalid(field, "expected 'optional' or 'required'");
+  return value;
+}
+
+function jwtCannotStamp(field: string): LatchkeyError {
+  return invalid(
+    field,
+    "'required' is not available in JWT mode: stamps are checked against the session keys, which only the engine " +
+      'and remote modes can reach; guard the routes that require stamps with an engine or remote authenticator',
+  );
+}
+
+/**
+ * Validates a guard's own options when the guard is made: known keys, `stamps` and `isWrite` values,
+ * and no `stamps: 'required'` in JWT mode. The result is frozen.
+ */
+export function resolveGuardOptions(options: GuardOptions | undefined, mode: ResolvedOptions['mode']): Readonly<GuardOptions> {
+  if (options === undefined) return Object.freeze({});
+  if (!isObject(options)) throw invalid('guard options', 'expected { stamps?, isWrite? }');
+  onlyKeys('guard options', options, ['stamps', 'isWrite']);
+  const resolved: GuardOptions = {};
+  if (options.stamps !== undefined) resolved.stamps = stampRequirement('stamps', options.stamps);
+  if (resolved.stamps === 'required' && mode === 'jwt') throw jwtCannotStamp('stamps');
+  if (options.isWrite !== undefined) {
+    if (typeof options.isWrite !== 'boolean') throw invalid('isWrite', 'expected true or false');
+    resolved.isWrite = options.isWrite;
+  }
+  return Object.freeze(resolved);
+}
+
 /**
  * Validates middleware options once, when the middleware is created: exactly one mode, every value
  * in range, defaults filled in. Throws `CONFIG_INVALID` naming the option; the result is frozen.
@@ -261,15 +321,17 @@ export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOp
   if (modes.length !== 1) {
     throw invalid('options', `exactly one of engine, remote, jwt is required (got ${modes.length ? modes.join(', ') : 'none'})`);
   }
-  const common = ['cookieName', 'allowedOrigins', 'clock', 'logger', 'fetch'];
+  const common = ['stamps', 'cookieName', 'allowedOrigins', 'clock', 'logger', 'fetch'];
   const { cookieName, allowedOrigins } = cookieOptions(options);
+  const stamps = stampRequirement('stamps', options.stamps ?? 'optional');
+  if (stamps === 'required' && options.jwt !== undefined) throw jwtCannotStamp('stamps');
   const clock = options.clock ?? systemClock;
   if (typeof clock.now !== 'function') throw invalid('clock', 'expected { now(): number }');
   const logger = options.logger ?? silentLogger;
   if (typeof logger.error !== 'function' || typeof logger.warn !== 'function') throw invalid('logger', 'expected a Logger');
   const fetchFunction = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
   if (typeof fetchFunction !== 'function') throw invalid('fetch', 'expected a function');
-  const base: Common = { cookieName, allowedOrigins, clock, logger, fetch: fetchFunction };
+  const base: Common = { stamps, cookieName, allowedOrigins, clock, logger, fetch: fetchFunction };
 
   if (options.engine !== undefined) {
     onlyKeys('options', options, [...common, 'engine', 'appId']);

@@ -3,9 +3,10 @@ import type { Clock } from '../runtime.js';
 import type { Session } from '../session/view.js';
 import { hashSecret, parseToken } from '../tokens/index.js';
 import { AnswerCache } from './answer-cache.js';
-import { AUTHORITY_UNAVAILABLE, invalidToken } from './answers.js';
-import { type SessionTokenContext, walletOf } from './context.js';
+import { AUTHORITY_UNAVAILABLE, invalidToken, type StampRefusalCode, stampRefused } from './answers.js';
+import { type SessionTokenContext, type StampContext, walletOf } from './context.js';
 import type { FetchFunction } from './options.js';
+import type { StampCheck } from './stamps.js';
 import { refuse, type TokenValidator, type Verdict } from './verdict.js';
 
 export interface RemoteValidatorOptions {
@@ -19,9 +20,42 @@ export interface RemoteValidatorOptions {
   fetch: FetchFunction;
 }
 
-type Introspection = { active: true; session: Session } | { active: false } | null;
+/** The server's verdict on a stamp sent along (`stamp` of the introspection answer). */
+type StampVerdict =
+  | { valid: true; keyId: string; scope: StampContext['scope']; expiresAt: number }
+  | { valid: false; code: StampRefusalCode; expiresAt?: number };
+
+type Introspection = { active: true; session: Session; stamp?: StampVerdict } | { active: false } | null;
 
 const INACTIVE = invalidToken('TOKEN_INVALID');
+
+const STAMP_REFUSALS: ReadonlySet<string> = new Set<StampRefusalCode>([
+  'SIGNATURE_MALFORMED',
+  'SESSION_KEY_NOT_FOUND',
+  'SESSION_KEY_MISMATCH',
+  'SESSION_KEY_REVOKED',
+  'SESSION_KEY_EXPIRED',
+  'SIGNATURE_STALE',
+  'SCOPE_READ_ONLY',
+  'SIGNATURE_REPLAYED',
+  'SIGNATURE_INVALID',
+]);
+
+function isStampVerdict(value: unknown): value is StampVerdict {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (v.valid === true) {
+    return (
+      typeof v.keyId === 'string' && (v.scope === 'read-only' || v.scope === 'read-write') && typeof v.expiresAt === 'number'
+    );
+  }
+  return (
+    v.valid === false &&
+    typeof v.code === 'string' &&
+    STAMP_REFUSALS.has(v.code) &&
+    (v.code !== 'SESSION_KEY_EXPIRED' || typeof v.expiresAt === 'number')
+  );
+}
 
 function isSession(value: unknown): value is Session {
   if (typeof value !== 'object' || value === null) return false;
@@ -42,7 +76,9 @@ function isSession(value: unknown): value is Session {
 /**
  * Asks a Latchkey server (`POST /v1/sessions/introspect` with an app API key) and reuses a positive
  * answer for at most `cacheMs` (and never past the session's expiry). Negative answers are never
- * cached. Concurrent requests with one token share one round trip.
+ * cached. Concurrent requests with one token share one round trip. A stamped request always asks
+ * (the stamp goes along, and the server verifies it after the session); its answer is neither taken
+ * from nor put in the cache, and never shared, since each stamp's nonce is good for one request.
  */
 export class RemoteValidator implements TokenValidator {
   readonly #options: RemoteValidatorOptions;
@@ -65,9 +101,10 @@ export class RemoteValidator implements TokenValidator {
     return this.#cache.size;
   }
 
-  async validate(token: string, key: string = RemoteValidator.keyOf(token)): Promise<Verdict> {
+  async validate(token: string, key: string = RemoteValidator.keyOf(token), stamp?: StampCheck): Promise<Verdict> {
     // Not a session token at all: refused here, the server is not bothered.
     if (!parseToken('session', token)) return refuse(invalidToken('TOKEN_MALFORMED'));
+    if (stamp) return this.#validateStamped(token, key, stamp);
     const { clock, cacheMs } = this.#options;
     if (cacheMs > 0) {
       const cached = this.#cache.get(key, clock.now());
@@ -89,19 +126,34 @@ export class RemoteValidator implements TokenValidator {
       this.forget(key);
       return refuse(INACTIVE);
     }
-    const { session } = answer;
-    const context: SessionTokenContext = {
-      via: 'remote',
-      session,
-      wallet: walletOf(session.account, session.address, session.chainType),
-      claims: null,
-    };
+    const context = remoteContext(answer.session, null);
     if (cacheMs > 0 && epoch === this.#epoch) {
       const now = clock.now();
-      const expiresAt = Math.min(now + cacheMs, session.expiresAt);
+      const expiresAt = Math.min(now + cacheMs, answer.session.expiresAt);
       if (expiresAt > now) this.#cache.set(key, context, expiresAt);
     }
     return { ok: true, context };
+  }
+
+  /** One round trip of its own, with the stamp; nothing cached, nothing shared. */
+  async #validateStamped(token: string, key: string, stamp: StampCheck): Promise<Verdict> {
+    const answer = await this.#introspect(token, stamp);
+    if (answer === null) return refuse(AUTHORITY_UNAVAILABLE);
+    if (!answer.active) {
+      this.forget(key);
+      return refuse(INACTIVE);
+    }
+    const verdict = answer.stamp;
+    if (verdict === undefined) {
+      // A server that ignored the stamp (one from before stamps) must not turn it into a pass.
+      this.#options.logger.error('latchkey introspection answered without a stamp verdict', { url: this.#options.introspectUrl });
+      return refuse(AUTHORITY_UNAVAILABLE);
+    }
+    if (!verdict.valid) return refuse(stampRefused(verdict.code, verdict.expiresAt));
+    return {
+      ok: true,
+      context: remoteContext(answer.session, { keyId: verdict.keyId, scope: verdict.scope, expiresAt: verdict.expiresAt }),
+    };
   }
 
   /** Drops the remembered answer for one token key (and any round trip in flight for it). */
@@ -119,14 +171,14 @@ export class RemoteValidator implements TokenValidator {
   }
 
   /** Null when the server could not give a usable answer: the caller answers 503, never a pass. */
-  async #introspect(token: string): Promise<Introspection> {
+  async #introspect(token: string, stamp?: StampCheck): Promise<Introspection> {
     const { introspectUrl, apiKey, timeoutMs, logger } = this.#options;
     let response: Response;
     try {
       response = await this.#options.fetch(introspectUrl, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ token }),
+        body: JSON.stringify(stamp ? { token, stamp } : { token }),
         // The API key must not follow a redirect to wherever it points.
         redirect: 'error',
         signal: AbortSignal.timeout(timeoutMs),
@@ -141,9 +193,12 @@ export class RemoteValidator implements TokenValidator {
         logger.error('latchkey introspection refused', { url: introspectUrl, status: response.status });
         return null;
       }
-      const body = (await response.json()) as { active?: unknown; session?: unknown };
+      const body = (await response.json()) as { active?: unknown; session?: unknown; stamp?: unknown };
       if (body?.active === false) return { active: false };
-      if (body?.active === true && isSession(body.session)) return { active: true, session: body.session };
+      if (body?.active === true && isSession(body.session)) {
+        if (body.stamp === undefined) return { active: true, session: body.session };
+        if (stamp && isStampVerdict(body.stamp)) return { active: true, session: body.session, stamp: body.stamp };
+      }
       logger.error('latchkey introspection answered an unexpected shape', { url: introspectUrl });
       return null;
     } catch (error) {
@@ -151,4 +206,8 @@ export class RemoteValidator implements TokenValidator {
       return null;
     }
   }
+}
+
+function remoteContext(session: Session, stamp: StampContext | null): SessionTokenContext {
+  return { via: 'remote', session, wallet: walletOf(session.account, session.address, session.chainType), claims: null, stamp };
 }

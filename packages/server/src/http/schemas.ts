@@ -56,11 +56,6 @@ export const operatorSessionsSchema = z.object({ sessions: z.array(sessionSchema
 
 export const revokedSchema = z.object({ revoked: z.number().int().nonnegative() }).strict();
 
-export const introspectionSchema = z.union([
-  z.object({ active: z.literal(false) }).strict(),
-  z.object({ active: z.literal(true), session: sessionSchema }).strict(),
-]);
-
 export const statsSchema = z
   .object({
     appId: z.string(),

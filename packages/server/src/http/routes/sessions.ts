@@ -2,7 +2,7 @@ import { LatchkeyError } from '@latchkey/core';
 import { z } from 'zod';
 import { HttpRejection } from '../problems.js';
 import { defineRoute, type RouteSpec, type SessionCaller } from '../route.js';
-import { introspectionSchema, revokedSchema, sessionIdSchema, sessionSchema, sessionsSchema } from '../schemas.js';
+import { revokedSchema, sessionIdSchema, sessionSchema, sessionsSchema } from '../schemas.js';
 
 const SESSION_AUTH =
   'Authenticated by `Authorization: Bearer lks_…` or the session cookie; a cookie-authenticated request that changes state must pass the CSRF rule.';
@@ -41,6 +41,7 @@ const signOut = defineRoute({
   description: `Revokes the caller's session; in cookie mode the cookies are cleared. ${SESSION_AUTH}`,
   access: 'session',
   app: 'header',
+  stamps: 'exempt',
   success: [{ status: 204, description: 'Signed out.', setsCookies: true }],
   errors: [],
   async handle({ reply, appId, caller, services }) {
@@ -119,6 +120,59 @@ const revokeAll = defineRoute({
   },
 });
 
+/** A stamp a resource server received with the token, and the request it came with (docs/stamps.md). */
+const introspectStampSchema = z
+  .object({
+    header: z.string().max(1024).describe('The `Latchkey-Signature` value as received.'),
+    method: z.string().min(1).max(64).describe('The request method as sent.'),
+    path: z.string().min(1).max(16_384).describe('Path and query exactly as on the request line.'),
+    bodyDigest: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'unpadded base64url of a SHA-256')
+      .describe('base64url (unpadded) SHA-256 of the body bytes as received; no body hashes as empty.'),
+    isWrite: z
+      .boolean()
+      .optional()
+      .describe(
+        'Whether the request changes state (a read-only key may not sign it). Default: any method but GET, HEAD, OPTIONS.',
+      ),
+  })
+  .strict();
+
+/** The stamp's verdict: the key that signed, or the code the server would have refused it with. */
+const stampVerdictSchema = z.union([
+  z
+    .object({
+      valid: z.literal(true),
+      keyId: z.string(),
+      scope: z.enum(['read-only', 'read-write']),
+      expiresAt: z.number().int().describe('When the key expires (ms).'),
+    })
+    .strict(),
+  z
+    .object({
+      valid: z.literal(false),
+      code: z.enum([
+        'SIGNATURE_MALFORMED',
+        'SESSION_KEY_NOT_FOUND',
+        'SESSION_KEY_MISMATCH',
+        'SESSION_KEY_REVOKED',
+        'SESSION_KEY_EXPIRED',
+        'SIGNATURE_STALE',
+        'SCOPE_READ_ONLY',
+        'SIGNATURE_REPLAYED',
+        'SIGNATURE_INVALID',
+      ]),
+      expiresAt: z.number().int().optional().describe('With SESSION_KEY_EXPIRED: when the key expired (ms).'),
+    })
+    .strict(),
+]);
+
+const stampedIntrospectionSchema = z.union([
+  z.object({ active: z.literal(false) }).strict(),
+  z.object({ active: z.literal(true), session: sessionSchema, stamp: stampVerdictSchema.optional() }).strict(),
+]);
+
 const introspect = defineRoute({
   method: 'POST',
   path: '/v1/sessions/introspect',
@@ -127,19 +181,49 @@ const introspect = defineRoute({
   summary: 'Is this session token active? (RFC 7662 in spirit)',
   description:
     "For resource servers holding an app API key: `{ active: true, session }` for a live session token of the key's app, " +
-    '`{ active: false }` for anything else. 503 when the store cannot answer, never `active: false`.',
+    '`{ active: false }` for anything else. 503 when the store cannot answer, never `active: false`. With `stamp` (the ' +
+    "request's `Latchkey-Signature` and what it signs), an active answer also carries the stamp's verdict, checked as on the " +
+    "server's own routes: `stamp: { valid: true, keyId, scope, expiresAt }` or `stamp: { valid: false, code }` (`expiresAt` " +
+    'too for SESSION_KEY_EXPIRED). Verifying consumes the nonce: a stamped answer is good for that one request, never to cache.',
   access: 'api-key',
   app: 'api-key',
-  body: z.object({ token: z.string().min(1).max(4096).describe('An lks_… session token.') }).strict(),
+  body: z
+    .object({
+      token: z.string().min(1).max(4096).describe('An lks_… session token.'),
+      stamp: introspectStampSchema.optional(),
+    })
+    .strict(),
   success: [
-    { status: 200, description: 'Whether the token is active, and its session when it is.', schema: introspectionSchema },
+    {
+      status: 200,
+      description: "Whether the token is active, its session when it is, and the stamp's verdict when one was sent.",
+      schema: stampedIntrospectionSchema,
+    },
   ],
   errors: [],
   async handle({ body, appId, services }) {
-    const result = await services.latchkey.validateSession(body.token, { appId });
-    if (result.valid) return { active: true, session: result.session };
-    if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
-    return { active: false };
+    const { latchkey } = services;
+    const result = await latchkey.validateSession(body.token, { appId });
+    if (!result.valid) {
+      if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
+      // A dead session's stamp is never looked at (its nonce stays unspent).
+      return { active: false };
+    }
+    if (!body.stamp) return { active: true, session: result.session };
+    const stamp = await latchkey.sessionKeys.verifyStamp({ appId, sessionId: result.session.id, ...body.stamp });
+    if (stamp.valid) {
+      const { keyId, scope, expiresAt } = stamp;
+      return { active: true, session: result.session, stamp: { valid: true, keyId, scope, expiresAt } };
+    }
+    if (stamp.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
+    return {
+      active: true,
+      session: result.session,
+      stamp:
+        stamp.code === 'SESSION_KEY_EXPIRED'
+          ? { valid: false, code: stamp.code, expiresAt: stamp.expiresAt }
+          : { valid: false, code: stamp.code },
+    };
   },
 });
 
