@@ -1,6 +1,7 @@
 import { createPublicKey, KeyObject, verify as nodeVerify } from 'node:crypto';
 import { p256 } from '@noble/curves/nist';
 import { describe, expect, it } from 'vitest';
+import { canonicalBytes } from './canonical.js';
 import { toBase64Url, utf8 } from './encoding.js';
 import { generateP256KeyPair } from './p256.js';
 import { bodyDigest, createStamp, type StampClaims, stampPayload, verifyStampSignature } from './stamp.js';
@@ -54,6 +55,50 @@ describe('stampPayload', () => {
     expect(new TextDecoder().decode(stampPayload(claims))).toBe(
       `{"body":"${EMPTY_DIGEST}","keyId":"k","method":"GET","nonce":"n","path":"/","timestamp":5,"version":1}`,
     );
+  });
+});
+
+describe('stampPayload fast path', () => {
+  it('gives the same bytes as the generic RFC 8785 canonicaliser for strings with escapes, controls and non-ASCII', () => {
+    const alphabet = [
+      'a',
+      'Z',
+      '/',
+      '"',
+      '\\',
+      '\n',
+      '\t',
+      '\u0001',
+      '\u001f',
+      '\u007f',
+      'é',
+      '€',
+      '\u2028',
+      '😀',
+      '?',
+      '&',
+      '%2F',
+      ' ',
+    ];
+    let seed = 7;
+    const pick = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return alphabet[seed % alphabet.length]!;
+    };
+    const text = () => Array.from({ length: 1 + (seed % 12) }, pick).join('');
+    for (let i = 0; i < 500; i += 1) {
+      const claims: StampClaims = {
+        version: 1,
+        keyId: text(),
+        method: text(),
+        path: `/${text()}`,
+        body: text(),
+        timestamp: seed * 1000,
+        nonce: text(),
+      };
+      const { version, keyId, method, path, body, timestamp, nonce } = claims;
+      expect(stampPayload(claims)).toEqual(canonicalBytes({ version, keyId, method, path, body, timestamp, nonce }));
+    }
   });
 });
 
