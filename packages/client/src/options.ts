@@ -5,7 +5,10 @@ import type { LatchkeyStorage } from './storage/index.js';
 
 /** What `new LatchkeyClient()` takes. Checked once, in the constructor (CLIENT_OPTIONS_INVALID names the option). */
 export interface LatchkeyClientOptions {
-  /** The Latchkey server, e.g. `https://auth.example.com` (a path prefix is kept: `https://example.com/latchkey/`). */
+  /**
+   * The Latchkey server, e.g. `https://auth.example.com`. A path prefix is kept (`https://example.com/latchkey/`)
+   * and stamps sign it (`/latchkey/v1/…`): behind a proxy that strips it, start the server with `basePath: '/latchkey'`.
+   */
   baseUrl: string | URL;
   /** The app (`Latchkey-App` header). Default: the server's `default` app (no header sent). */
   appId?: string;

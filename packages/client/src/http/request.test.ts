@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { errorOf, jsonRequest, stampedPath, toReplayable } from './request.js';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateSessionKeyPair } from '../keys/webcrypto.js';
+import { type Credential, errorOf, jsonRequest, send, stampedPath, toReplayable } from './request.js';
 
 const base = new URL('https://auth.example.com/latchkey/');
 
@@ -74,5 +77,75 @@ describe('jsonRequest and errorOf', () => {
     expect(field.field).toBe('body.scope');
     const html = await errorOf(new Response('<html>bad gateway</html>', { status: 502 }));
     expect([html.code, html.status]).toEqual(['RESPONSE_INVALID', 502]);
+  });
+});
+
+describe('send and redirects', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  /** A listener on 127.0.0.1 that records what it got and answers with `answer`. */
+  async function listen(answer: (url: string) => { status: number; location?: string }) {
+    const got: { url: string; method: string; headers: IncomingHttpHeaders }[] = [];
+    const server = createServer((request, response) => {
+      got.push({ url: request.url ?? '', method: request.method ?? '', headers: request.headers });
+      const { status, location } = answer(request.url ?? '');
+      response.writeHead(status, location ? { location } : {});
+      request.resume();
+      request.on('end', () => response.end('ok'));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got };
+  }
+
+  async function credential(): Promise<Credential> {
+    const pair = await generateSessionKeyPair({ extractable: false });
+    return { token: 'lks_secret', key: { id: 'lksk_4Mz8Xq2VbT9kP1sW', privateKey: pair.privateKey } };
+  }
+
+  it('never lets fetch carry the credentials to another origin: redirect "error" unless the caller chose', async () => {
+    const other = await listen(() => ({ status: 200 }));
+    const api = await listen((url) =>
+      url === '/same' ? { status: 307, location: '/landed' } : { status: 307, location: `${other.origin}/steal` },
+    );
+    const options = { fetch: globalThis.fetch, appId: 'shop', now: Date.now() };
+    const post = (path: string, init: RequestInit = {}) => ({
+      ...jsonRequest(new URL(`${api.origin}/`), 'POST', path, { a: 1 }),
+      init,
+    });
+
+    // Default: a redirect is an error, and nothing reaches the other origin.
+    await expect(send(post('/v1/x'), await credential(), options)).rejects.toMatchObject({ code: 'NETWORK_ERROR' });
+    expect(other.got).toHaveLength(0);
+
+    // 'manual': the redirect comes back as the answer.
+    const manual = await send(post('/v1/x', { redirect: 'manual' }), await credential(), options);
+    expect([manual.status, manual.headers.get('location')]).toEqual([307, `${other.origin}/steal`]);
+    expect(other.got).toHaveLength(0);
+
+    // 'follow': followed, but the other origin gets no Authorization and no stamp.
+    const followed = await send(post('/v1/x', { redirect: 'follow' }), await credential(), options);
+    expect(followed.status).toBe(200);
+    expect(other.got).toHaveLength(1);
+    expect(other.got[0]!.method).toBe('POST');
+    expect(other.got[0]!.headers.authorization).toBeUndefined();
+    expect(other.got[0]!.headers['latchkey-signature']).toBeUndefined();
+
+    // 'follow' within the origin keeps the credentials, with a stamp for the path it lands on.
+    const same = await send(post('/same', { redirect: 'follow' }), await credential(), options);
+    expect(same.status).toBe(200);
+    const landed = api.got.at(-1)!;
+    expect(landed.url).toBe('/landed');
+    expect(landed.headers.authorization).toBe('Bearer lks_secret');
+    expect(landed.headers['latchkey-signature']).toMatch(/keyId=lksk_4Mz8Xq2VbT9kP1sW/);
+    expect(landed.headers['latchkey-signature']).not.toBe(api.got.at(-2)!.headers['latchkey-signature']);
+
+    // Without credentials nothing changes: fetch follows as it always does.
+    const anonymous = await send(jsonRequest(new URL(`${api.origin}/`), 'GET', '/v1/x'), null, options);
+    expect(anonymous.status).toBe(200);
+    expect(other.got.at(-1)!.method).toBe('GET');
   });
 });

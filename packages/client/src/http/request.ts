@@ -71,8 +71,66 @@ export function stampedPath(url: URL): string {
   return href.slice(url.origin.length);
 }
 
-/** Sends one attempt: `Latchkey-App`, `Authorization: Bearer` and, with a key, `Latchkey-Signature`. */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** As fetch: a chain of more redirects than this is an error. */
+const MAX_REDIRECTS = 20;
+
+/**
+ * Sends one attempt: `Latchkey-App`, `Authorization: Bearer` and, with a key, `Latchkey-Signature`.
+ *
+ * A request that carries the session never lets fetch follow a redirect by itself: fetch drops
+ * `Authorization` on a cross-origin redirect but forwards every other header, the stamp included. So
+ * unless the caller chose (`init.redirect`), a redirect is an error (NETWORK_ERROR); `manual` answers the
+ * redirect itself; `follow` is followed here, hop by hop, with the session (and a fresh stamp for each
+ * hop's path) only while the hops stay on the request's own origin: once a hop leaves it, no credential
+ * goes with that hop or any after it. (Where fetch hides the target of a redirect, as browsers do,
+ * `follow` answers the redirect like `manual`.) A request without credentials goes as the caller asked.
+ */
 export async function send(request: ReplayableRequest, credential: Credential | null, options: SendOptions): Promise<Response> {
+  const chosen = request.init.redirect;
+  if (credential === null) return attempt(request, null, options, chosen);
+  if (chosen !== 'follow') return attempt(request, credential, options, chosen ?? 'error');
+  let hop = request;
+  let carried: Credential | null = credential;
+  for (let redirects = 0; ; redirects++) {
+    const response = await attempt(hop, carried, options, 'manual');
+    const location = response.headers.get('location');
+    if (!REDIRECT_STATUSES.has(response.status) || location === null) return response;
+    await response.body?.cancel().catch(() => undefined);
+    if (redirects === MAX_REDIRECTS) {
+      throw new LatchkeyClientError('NETWORK_ERROR', { message: `${request.method} ${request.url.origin}: too many redirects` });
+    }
+    const url = new URL(location, hop.url);
+    hop = redirected(hop, url, response.status);
+    if (url.origin !== request.url.origin && carried !== null) {
+      carried = null;
+      // Nor a credential the caller wrote into the headers itself.
+      hop.headers = new Headers(hop.headers);
+      hop.headers.delete('authorization');
+      hop.headers.delete(STAMP_HEADER);
+    }
+  }
+}
+
+/** The next hop of a redirect, as fetch makes it: 303 (and 301/302 after a POST) turn into a GET without a body. */
+function redirected(request: ReplayableRequest, url: URL, status: number): ReplayableRequest {
+  const isToGet =
+    (status === 303 && request.method !== 'GET' && request.method !== 'HEAD') ||
+    ((status === 301 || status === 302) && request.method === 'POST');
+  if (!isToGet) return { ...request, url };
+  const headers = new Headers(request.headers);
+  for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'])
+    headers.delete(name);
+  return { ...request, url, method: 'GET', headers, body: null };
+}
+
+/** One fetch, with the credential's headers (none without one) and the given redirect mode (the caller's when undefined). */
+async function attempt(
+  request: ReplayableRequest,
+  credential: Credential | null,
+  options: SendOptions,
+  redirect: RequestRedirect | undefined,
+): Promise<Response> {
   const headers = new Headers(request.headers);
   if (options.appId !== undefined) headers.set('latchkey-app', options.appId);
   if (credential) {
@@ -92,12 +150,17 @@ export async function send(request: ReplayableRequest, credential: Credential | 
       ...request.init,
       method: request.method,
       headers,
-      ...(request.body === null ? {} : { body: request.body }),
+      ...(redirect === undefined ? {} : { redirect }),
+      // A copy: fetch may take (detach) the bytes it is given, and a replay or a redirect hop sends them again.
+      ...(request.body === null ? {} : { body: request.body.slice() }),
     });
   } catch (error) {
     if ((error as { name?: unknown } | null)?.name === 'AbortError') throw error;
+    const isRedirect = redirect === 'error' && /redirect/i.test(String((error as { cause?: unknown } | null)?.cause));
     throw new LatchkeyClientError('NETWORK_ERROR', {
-      message: `${request.method} ${request.url.origin}: no answer`,
+      message: isRedirect
+        ? `${request.method} ${request.url.origin}: answered with a redirect, which a request carrying the session follows only when init.redirect says so`
+        : `${request.method} ${request.url.origin}: no answer`,
       cause: error,
     });
   }

@@ -52,15 +52,13 @@ function keyInfo(answer: CreatedAnswer, mode: SessionKeyMode): SessionKeyInfo {
 /**
  * Registered mode: the key pair is made here (private half non-extractable unless the storage writes
  * keys out); the server gets the public half and a proof of possession over its single-use challenge.
- * `credential.key` (the key being replaced, expired or not) stamps the creation: the server requires
- * that under `requireStamps` for every key but a session's first.
+ * `credential.key` (the key being replaced, expired or not) stamps the challenge and the creation: the
+ * server requires both under `requireStamps` for every key but a session's first (a new challenge
+ * replaces the outstanding one, so a bearer token alone may not ask for one).
  */
 async function createRegistered(transport: KeyTransport, credential: Credential, request: KeyRequest): Promise<HeldKey> {
   const pair = await generateSessionKeyPair({ extractable: transport.extractable });
-  const challenged = await transport.send(jsonRequest(transport.base, 'POST', '/v1/session-keys/challenge', {}), {
-    token: credential.token,
-    key: null,
-  });
+  const challenged = await transport.send(jsonRequest(transport.base, 'POST', '/v1/session-keys/challenge', {}), credential);
   const { challenge } = await expectJson<{ challenge: string }>(challenged, 201);
   const signature = await signRegistration(pair.privateKey, { challenge, publicKey: pair.publicKeyHex, scope: request.scope });
   const body = {

@@ -2,7 +2,7 @@ import { generateP256KeyPair, parseP256PublicKey, sealCredentialBundle, toHex } 
 import { afterEach, describe, expect, it } from 'vitest';
 import { signedInClient, testClient } from '../../test-support/clients.js';
 import { startServer, type TestServer } from '../../test-support/server.js';
-import { LatchkeyClientError } from '../index.js';
+import { type ClientEvent, LatchkeyClientError } from '../index.js';
 
 describe('session keys against a real server', () => {
   let server: TestServer;
@@ -95,6 +95,69 @@ describe('session keys against a real server', () => {
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('SESSION_KEY_REVOKED');
     expect(server.since(before)).toEqual(['GET /v1/sessions']);
+  });
+
+  it('moving to a read-only key revokes the read-write key it replaces, signed by that key while it is live', async () => {
+    for (const requireStamps of [false, true]) {
+      server = await startServer(requireStamps ? { settings: { sessionKeys: { requireStamps: true } } } : {});
+      const { client } = await signedInClient(server);
+      const readWrite = await client.createSessionKey({ scope: 'read-write' });
+      const mark = server.seen.length;
+      const readOnly = await client.createReadOnlySession();
+      expect(server.seen.slice(mark).map((r) => [r.method, r.url, r.stamped, r.status])).toEqual([
+        ['POST', '/v1/session-keys/challenge', true, 201],
+        ['POST', '/v1/session-keys', true, 201],
+        ['DELETE', `/v1/session-keys/${readWrite.id}`, true, 204],
+      ]);
+      const live = await server.latchkey.sessionKeys.list({ account: (await client.session()).account });
+      expect(live.map((k) => k.id)).toEqual([readOnly.id]);
+      await server.close();
+    }
+  });
+
+  it('a revocation that fails is told (session-key-revocation-failed), the new key held all the same', async () => {
+    server = await startServer();
+    let isRevocationRefused = true;
+    const { client } = await signedInClient(server, {
+      fetch: (input, init) =>
+        isRevocationRefused && init?.method === 'DELETE' && String(input).includes('/v1/session-keys/')
+          ? Promise.resolve(
+              new Response(JSON.stringify({ error: { code: 'STORE_UNAVAILABLE', message: 'Store unavailable.' } }), {
+                status: 503,
+              }),
+            )
+          : fetch(input, init),
+    });
+    const events: ClientEvent[] = [];
+    client.subscribe((e) => events.push(e));
+    const old = await client.createSessionKey({ scope: 'read-write', mode: 'bundle' });
+    const next = await client.createSessionKey({ scope: 'read-write', mode: 'bundle' });
+    expect(client.sessionKey()?.id).toBe(next.id);
+    const failed = events.find((e) => e.type === 'session-key-revocation-failed');
+    expect(failed).toMatchObject({ type: 'session-key-revocation-failed', sessionKeyId: old.id });
+    expect((failed as Extract<ClientEvent, { type: 'session-key-revocation-failed' }>).error).toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      status: 503,
+    });
+    isRevocationRefused = false;
+    await client.revokeSessionKey(old.id);
+    expect((await client.sessionKeys()).map((k) => k.id)).toEqual([next.id]);
+  });
+
+  it('under requireStamps a registered key is replaced by one whose challenge and creation the old key stamps', async () => {
+    server = await startServer({ settings: { sessionKeys: { requireStamps: true } } });
+    const { client } = await signedInClient(server);
+    const old = await client.createSessionKey({ scope: 'read-write', ttlSeconds: 60 });
+    server.clock.advance(60_000);
+    const mark = server.seen.length;
+    expect((await client.fetch('/v1/sessions')).status).toBe(200);
+    expect(server.seen.slice(mark).map((r) => [r.method, r.url, r.stamped, r.status])).toEqual([
+      ['GET', '/v1/sessions', true, 401],
+      ['POST', '/v1/session-keys/challenge', true, 201],
+      ['POST', '/v1/session-keys', true, 201],
+      ['GET', '/v1/sessions', true, 200],
+    ]);
+    expect(client.sessionKey()?.id).not.toBe(old.id);
   });
 
   it('createServerSession: custodial, the key comes back as a JWK that signs for the session', async () => {

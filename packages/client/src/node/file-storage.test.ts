@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,25 @@ describe('FileStorage', () => {
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes through a fresh, unpredictable temporary file: a symlink planted beside the file is never followed', async () => {
+    const path = join(dir, 'state.json');
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'precious');
+    // Where a writer with a predictable temporary name (pid-based) would write.
+    for (const name of [`${path}.${process.pid}.tmp`, `${path}.tmp`]) await symlink(victim, name);
+    const storage = new FileStorage({ path });
+    await storage.set('a', { n: 1 });
+    await storage.set('a', { n: 2 });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await lstat(path)).isFile()).toBe(true);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await new FileStorage({ path }).get('a')).toEqual({ n: 2 });
+    // No temporary file is left behind.
+    expect((await readdir(dir)).sort()).toEqual(
+      ['state.json', 'victim.txt', `state.json.${process.pid}.tmp`, 'state.json.tmp'].sort(),
+    );
   });
 
   it('writes a 0600 JSON file, keys as JWK, and reads them back as usable keys', async () => {

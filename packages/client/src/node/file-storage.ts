@@ -1,4 +1,5 @@
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LatchkeyClientError } from '../errors/index.js';
 import { isCryptoKey, type LatchkeyStorage, type StoredValue } from '../storage/index.js';
@@ -51,7 +52,8 @@ async function read(value: Json): Promise<StoredValue> {
  * the file in plain text; whoever can read the file can act as the session until it ends. Keys are
  * created extractable for it (`requiresExtractableKeys`). Use it for server processes you operate
  * (`createServerSession`), not for end users' devices; keep the file on an encrypted disk, readable by
- * the process's user only. Writes go to a temporary file that is renamed over the old one.
+ * the process's user only. Writes go to a new temporary file with a random name (created exclusively,
+ * mode 0600) that is renamed over the old one.
  *
  * @example
  * import { FileStorage } from '@latchkey/client/node';
@@ -85,21 +87,29 @@ export class FileStorage implements LatchkeyStorage {
     }
   }
 
+  /**
+   * Writes a new file beside the old one and renames it over. The temporary name is random and the file
+   * is created exclusively (`wx`: never opened if something, a planted symlink included, is there), so
+   * nobody who can write to the directory can steer the write elsewhere by guessing the name.
+   */
   async #save(entries: Record<string, Json>): Promise<void> {
-    const temporary = `${this.path}.${process.pid}.tmp`;
+    const temporary = `${this.path}.${randomBytes(16).toString('hex')}.tmp`;
+    let isCreated = false;
     try {
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      const handle = await open(temporary, 'w', 0o600);
+      const handle = await open(temporary, 'wx', 0o600);
+      isCreated = true;
       try {
+        // The mode argument is masked by the umask; make it exactly 0600 (on the handle: no path to follow).
+        await handle.chmod(0o600);
         await handle.writeFile(JSON.stringify(entries));
         await handle.sync();
       } finally {
         await handle.close();
       }
-      // The mode argument is masked by the umask; make it exactly 0600.
-      await chmod(temporary, 0o600);
       await rename(temporary, this.path);
     } catch (error) {
+      if (isCreated) await unlink(temporary).catch(() => undefined);
       throw failed(`cannot write ${this.path}`, error);
     }
   }

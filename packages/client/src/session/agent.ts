@@ -1,4 +1,4 @@
-import { isLatchkeyClientError, LatchkeyClientError } from '../errors/index.js';
+import { asClientError, isLatchkeyClientError, LatchkeyClientError } from '../errors/index.js';
 import { type Credential, errorOf, expectJson, jsonRequest, type ReplayableRequest, refusalCode, send } from '../http/request.js';
 import { createKey, type KeyRequest, type KeyTransport } from '../keys/create.js';
 import { SingleFlight, withCrossTabLock } from '../refresh/single-flight.js';
@@ -13,6 +13,11 @@ export type ClientEvent =
   | { type: 'signed-out'; reason: 'sign-out' | 'revoked' | 'session-ended' }
   | { type: 'session-refreshed'; session: Session }
   | { type: 'session-key-created'; sessionKey: SessionKeyInfo }
+  /**
+   * A live key the client replaced could not be revoked (the new key is held all the same): until it
+   * expires, a copy of it still signs. Retry with `revokeSessionKey(sessionKeyId)`.
+   */
+  | { type: 'session-key-revocation-failed'; sessionKeyId: string; error: LatchkeyClientError }
   | { type: 'refresh-failed'; error: LatchkeyClientError };
 
 export interface Clock {
@@ -34,8 +39,14 @@ export interface AgentOptions {
 
 /** Refresh answers after which the session cannot come back: the local state is dropped. */
 const SESSION_GONE = new Set<string>(['SESSION_EXPIRED', 'SESSION_NOT_FOUND', 'REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_REUSED']);
-/** Answers to a creation stamped by the held key saying that key is dead on the server. */
-const KEY_GONE = new Set<string>(['SESSION_KEY_REVOKED', 'SESSION_KEY_NOT_FOUND', 'SESSION_KEY_MISMATCH']);
+/**
+ * Answers to a creation stamped by the held key saying that key can stamp no creation any more:
+ * revoked (or it made its successor already), gone, another session's, or expired longer ago than the
+ * server's rotation grace (`sessionKeys.rotationGraceSeconds`).
+ */
+const KEY_GONE = new Set<string>(['SESSION_KEY_REVOKED', 'SESSION_KEY_NOT_FOUND', 'SESSION_KEY_MISMATCH', 'SESSION_KEY_EXPIRED']);
+/** Answers to a replaced key's revocation, stamped by that key, saying it is revoked or gone already. */
+const KEY_ALREADY_DEAD = new Set<string>(['SESSION_KEY_REVOKED', 'SESSION_KEY_NOT_FOUND', 'SESSION_KEY_TARGET_NOT_FOUND']);
 
 function notSignedIn(): LatchkeyClientError {
   return new LatchkeyClientError('NOT_SIGNED_IN', { message: 'This client holds no session: sign in first.' });
@@ -235,19 +246,39 @@ export class SessionAgent {
     }
   }
 
-  /** Makes `key` the held key; a replaced key that is still live is revoked (best effort) so a copy is worth nothing. */
+  /**
+   * Makes `key` the held key; a replaced key that is still live is then revoked, so a copy of it is worth
+   * nothing. (An expired one needs nothing: the server retired it when it stamped its successor.)
+   */
   async #install(key: HeldKey): Promise<void> {
     const state = this.#state;
     if (!state) throw notSignedIn();
     const old = state.key;
     await this.#adopt({ tokens: state.tokens, key }, { type: 'session-key-created', sessionKey: key.info });
-    if (old && old.info.id !== key.info.id && this.now() < old.info.expiresAt) {
-      const path = `/v1/session-keys/${encodeURIComponent(old.info.id)}`;
-      await this.send(jsonRequest(this.#o.base, 'DELETE', path), this.#credential()).then(
-        (r) => r.body?.cancel(),
-        () => undefined,
-      );
+    if (old && old.info.id !== key.info.id && this.now() < old.info.expiresAt) await this.#revokeReplaced(old);
+  }
+
+  /**
+   * Revokes a replaced key with a stamp by that very key: a key may always revoke itself, whereas the new
+   * one may not (a read-only key signs no other key's revocation). A failure does not undo the
+   * replacement; it is told to listeners as `session-key-revocation-failed`.
+   */
+  async #revokeReplaced(old: HeldKey): Promise<void> {
+    const state = this.#state;
+    if (!state) return;
+    const path = `/v1/session-keys/${encodeURIComponent(old.info.id)}`;
+    const credential: Credential = { token: state.tokens.token, key: { id: old.info.id, privateKey: old.privateKey } };
+    let error: LatchkeyClientError;
+    try {
+      const answer = await this.send(jsonRequest(this.#o.base, 'DELETE', path), credential);
+      const refusal = answer.status === 204 ? null : await errorOf(answer);
+      await answer.body?.cancel().catch(() => undefined);
+      if (refusal === null || KEY_ALREADY_DEAD.has(refusal.code)) return;
+      error = refusal;
+    } catch (cause) {
+      error = asClientError(cause, 'NETWORK_ERROR');
     }
+    this.#emit({ type: 'session-key-revocation-failed', sessionKeyId: old.info.id, error });
   }
 
   /** Creates a session key and makes it the held one (a live key it replaces is revoked). */

@@ -12,12 +12,13 @@ import type { EngineContext } from '../session/context.js';
 import { parseInput } from '../session/inputs.js';
 import type { Session } from '../session/view.js';
 import { takeChallenge } from './challenge.js';
-import { liveKeyCount, pruneRetired, readSessionKeys } from './listing.js';
+import { liveKeyCount, pruneRetired, readSessionKeys, retireKey } from './listing.js';
 import {
   encodeKeyRecord,
   FIRST_KEY_NAMESPACE,
   keyNamespace,
   newSessionKeyId,
+  rotationNamespace,
   type SessionKey,
   type SessionKeyRecord,
   toSessionKey,
@@ -81,6 +82,8 @@ export interface CreatedSessionKey {
 
 /** Retired (expired or revoked) records a session keeps, newest first, so a stamp by one is told why it fails. */
 const RETIRED_KEPT = 8;
+/** How long an expired key's spent rotation is remembered past the end of its rotation grace. */
+const ROTATION_MARK_MARGIN_MS = 60_000;
 /** Retired records never outlast this, nor the app's idle timeout (a session idle longer is gone anyway). */
 const MAX_RETENTION_MS = 24 * 60 * 60 * 1000;
 
@@ -88,8 +91,11 @@ const MAX_RETENTION_MS = 24 * 60 * 60 * 1000;
  * Makes a session key. Input is checked before anything is stored; a registration's challenge is
  * taken (single use) before its proof is verified; under `requireStamps` an unstamped request makes a
  * key only as the session's very first (one `addEntry`: of concurrent first keys exactly one wins).
- * The live-key limit is checked before and after the write, so concurrent creations never leave more
- * than `maxLiveKeys` (a loser removes its own key and is refused).
+ * A stamp by an expired key (within the rotation grace) makes that key's one successor and revokes
+ * it (one `addEntry`: of concurrent rotations by it exactly one wins, SESSION_KEY_REVOKED for the
+ * rest); a stamp by a live key leaves it live (a session may hold several keys; a client replacing
+ * its key revokes the old one itself). The live-key limit is checked before and after the write, so
+ * concurrent creations never leave more than `maxLiveKeys` (a loser removes its own key and is refused).
  */
 export async function createSessionKey(ctx: EngineContext, input: CreateSessionKeyInput): Promise<CreatedSessionKey> {
   const { session, stamp, ...rest } = input;
@@ -143,6 +149,22 @@ export async function createSessionKey(ctx: EngineContext, input: CreateSessionK
   }
   const existing = await ctx.storeCall('listEntries', () => readSessionKeys(ctx.store, appId, session.id, now));
   if (liveKeyCount(existing, now) >= settings.maxLiveKeys) throw limitReached(settings.maxLiveKeys);
+  // An expired key makes one successor: of concurrent rotations by it exactly one adds this entry, and
+  // the others (and any later try) are told SESSION_KEY_REVOKED; the winner revokes the key below. The
+  // entry outlives the grace by a margin, so rotations whose stamps passed just inside it still meet it.
+  const rotation = stamp?.isKeyExpired
+    ? {
+        key: stamp.keyId,
+        value: '1',
+        expiresAt: Math.max(stamp.expiresAt + settings.rotationGraceMs, now) + ROTATION_MARK_MARGIN_MS,
+      }
+    : null;
+  if (rotation) {
+    const isFirstSuccessor = await ctx.storeCall('addEntry', () =>
+      ctx.store.addEntry(appId, rotationNamespace(session.id), rotation, now),
+    );
+    if (!isFirstSuccessor) throw new LatchkeyError('SESSION_KEY_REVOKED');
+  }
 
   let credentialBundle: string | undefined;
   let keyPublicHex = toHex(publicKey);
@@ -179,7 +201,12 @@ export async function createSessionKey(ctx: EngineContext, input: CreateSessionK
   const after = await ctx.storeCall('listEntries', () => readSessionKeys(ctx.store, appId, session.id, now));
   if (liveKeyCount(after, now) > settings.maxLiveKeys) {
     await ctx.storeCall('deleteEntry', () => ctx.store.deleteEntry(appId, namespace, record.id, now));
+    // Nothing was made, so the expired key keeps its one rotation (best effort: if this fails, it has none).
+    if (rotation) await ctx.store.deleteEntry(appId, rotationNamespace(session.id), rotation.key, now).catch(() => false);
     throw limitReached(settings.maxLiveKeys);
+  }
+  if (rotation) {
+    await retireKey(ctx, appId, { sessionId: session.id, subject: session.account, keyId: rotation.key, reason: 'rotated' }, now);
   }
   await pruneRetired(ctx, appId, session.id, after, now, RETIRED_KEPT);
   await ctx.record(

@@ -54,8 +54,10 @@ export async function listWalletKeys(ctx: EngineContext, input: { appId?: string
 }
 
 /**
- * Revokes a live key of the wallet's, in a live session (only in `sessionId` when given). The record
- * stays until it lapses, so a stamp by it is told SESSION_KEY_REVOKED. False when there is no such key.
+ * Revokes an unrevoked key of the wallet's, in a live session (only in `sessionId` when given): a live
+ * key, or an expired one whose record is still kept, so that it cannot make its successor either. The
+ * record stays until it lapses, so a stamp by it is told SESSION_KEY_REVOKED. False when there is no
+ * such key.
  */
 export async function revokeSessionKey(
   ctx: EngineContext,
@@ -69,12 +71,32 @@ export async function revokeSessionKey(
   const now = ctx.clock.now();
   const session = await ctx.storeCall('getSession', () => ctx.store.getSession(appId, sessionId));
   if (!session || session.subject !== wallet.account || !isLive(session, now)) return false;
-  const namespace = keyNamespace(sessionId);
+  return retireKey(
+    ctx,
+    appId,
+    { sessionId, subject: wallet.account, keyId: input.keyId, reason: input.reason ?? 'revoked' },
+    now,
+  );
+}
+
+/**
+ * Marks a key record of the session revoked (its entry keeps its lifetime) and audits it
+ * (`session_key_revoked` with `reason`). False when the session keeps no unrevoked record of that id.
+ */
+export async function retireKey(
+  ctx: EngineContext,
+  appId: string,
+  input: { sessionId: string; subject: string; keyId: string; reason: string },
+  now: number,
+): Promise<boolean> {
+  const namespace = keyNamespace(input.sessionId);
   const entry = (await ctx.storeCall('listEntries', () => ctx.store.listEntries(appId, namespace, now))).find(
     (e) => e.key === input.keyId,
   );
   const record = entry ? decodeKeyRecord(entry.value) : null;
-  if (!entry || !record || record.sessionId !== sessionId || !isKeyLive(record, now)) return false;
+  if (!entry || !record || record.id !== input.keyId || record.sessionId !== input.sessionId || record.revokedAt !== null) {
+    return false;
+  }
   const revoked: SessionKeyRecord = { ...record, revokedAt: now };
   await ctx.storeCall('putEntry', () =>
     ctx.store.putEntry(appId, namespace, { key: entry.key, value: encodeKeyRecord(revoked), expiresAt: entry.expiresAt }, now),
@@ -85,9 +107,9 @@ export async function revokeSessionKey(
       {
         at: now,
         type: 'session_key_revoked',
-        sessionId,
-        subject: wallet.account,
-        details: { keyId: record.id, reason: input.reason ?? 'revoked' },
+        sessionId: input.sessionId,
+        subject: input.subject,
+        details: { keyId: record.id, reason: input.reason },
       },
     ],
     {},

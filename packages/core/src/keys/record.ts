@@ -78,6 +78,14 @@ export function nonceNamespace(sessionId: string): string {
   return `sn${sessionTag(sessionId)}`;
 }
 
+/**
+ * The session's spent rotations, by key id: an expired key makes one successor, and this entry (one
+ * `addEntry`) decides which of concurrent rotations by it that is.
+ */
+export function rotationNamespace(sessionId: string): string {
+  return `sr${sessionTag(sessionId)}`;
+}
+
 /** Registration challenges, by the session they were issued to (one outstanding per session); the value is the challenge. */
 export const CHALLENGE_NAMESPACE = 'session-key-challenges';
 

@@ -1,9 +1,18 @@
-import { bodyDigest, createStamp, generateP256KeyPair, openCredentialBundle, toHex } from '@latchkey/protocol';
+import { randomBytes } from 'node:crypto';
+import {
+  bodyDigest,
+  createStamp,
+  formatStampHeader,
+  generateP256KeyPair,
+  openCredentialBundle,
+  parseStampHeader,
+  toHex,
+} from '@latchkey/protocol';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../runtime.js';
 import { Latchkey } from '../session/engine.js';
 import { MemoryStore } from '../store/memory.js';
-import { keyNamespace, sessionIdOfKey } from './record.js';
+import { keyNamespace, newSessionKeyId, nonceNamespace, sessionIdOfKey } from './record.js';
 
 const ACCOUNT = 'eip155:1:0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045';
 const T0 = Date.UTC(2026, 0, 1, 12);
@@ -50,6 +59,11 @@ function request(
   );
 }
 
+/** The stamp with its signature replaced. */
+function withSignature(header: string, signature: Uint8Array): string {
+  return formatStampHeader({ ...parseStampHeader(header), signature });
+}
+
 describe('latchkey.sessionKeys', () => {
   it('resolves per-app settings with defaults, and refuses a default TTL above the maximum', () => {
     const { latchkey } = { latchkey: new Latchkey({ store: new MemoryStore(), cleanupIntervalSeconds: 0 }) };
@@ -59,6 +73,7 @@ describe('latchkey.sessionKeys', () => {
       maxTtlMs: 86_400_000,
       maxLiveKeys: 20,
       skewMs: 60_000,
+      rotationGraceMs: 300_000,
     });
     expect(
       () => new Latchkey({ store: new MemoryStore(), defaults: { sessionKeys: { ttlSeconds: 7200, maxTtlSeconds: 3600 } } }),
@@ -109,6 +124,48 @@ describe('latchkey.sessionKeys', () => {
       valid: false,
       code: 'SIGNATURE_REPLAYED',
     });
+  });
+
+  it('writes a replay entry only for a stamp by an existing, usable key of the session, still before the signature', async () => {
+    const { latchkey, clock, session, store } = await setup();
+    const key = await makeKey(latchkey, session, 60);
+    const base = { sessionId: session.id, method: 'GET', path: '/v1/things?x=1', bodyDigest: bodyDigest(null) };
+    const nonces = () => store.listEntries('default', nonceNamespace(session.id), clock.now());
+    // Key ids that name the caller's session, but no key: nothing is written, however many.
+    for (let i = 0; i < 50; i++) {
+      const header = formatStampHeader({
+        version: 1,
+        keyId: newSessionKeyId(session.id, randomBytes(16)),
+        timestamp: clock.now(),
+        nonce: randomBytes(16).toString('base64url'),
+        signature: new Uint8Array(64),
+      });
+      expect(await latchkey.sessionKeys.verifyStamp({ ...base, header })).toEqual({
+        valid: false,
+        code: 'SESSION_KEY_NOT_FOUND',
+      });
+    }
+    // Nor for a stale stamp, or a write by a read-only key.
+    expect(
+      await latchkey.sessionKeys.verifyStamp({ ...base, header: await request(clock, key, { now: clock.now() - 61_000 }) }),
+    ).toEqual({
+      valid: false,
+      code: 'SIGNATURE_STALE',
+    });
+    expect(await nonces()).toEqual([]);
+    // A stamp by the key with a bad signature spends its nonce all the same: consumed before the signature is checked.
+    const forged = withSignature(await request(clock, key), new Uint8Array(64).fill(1));
+    expect(await latchkey.sessionKeys.verifyStamp({ ...base, header: forged })).toEqual({
+      valid: false,
+      code: 'SIGNATURE_INVALID',
+    });
+    expect(await nonces()).toHaveLength(1);
+    // An expired key writes nothing either (outside rotation).
+    clock.advance(60_000);
+    expect(await latchkey.sessionKeys.verifyStamp({ ...base, header: await request(clock, key) })).toMatchObject({
+      code: 'SESSION_KEY_EXPIRED',
+    });
+    expect(await nonces()).toHaveLength(1);
   });
 
   it('checks in the documented order and answers values, never exceptions', async () => {

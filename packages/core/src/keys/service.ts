@@ -4,7 +4,7 @@ import { type CreatedSessionKey, type CreateSessionKeyInput, createSessionKey } 
 import { SessionKeyCache } from './key-cache.js';
 import { listWalletKeys, revokeSessionKey } from './listing.js';
 import type { SessionKey } from './record.js';
-import { type StampVerification, type VerifyStampInput, verifyStamp } from './stamp.js';
+import { type StampVerification, type VerifiedStamp, type VerifyStampInput, verifyStamp } from './stamp.js';
 
 /**
  * Device-bound session keys (`latchkey.sessionKeys`): P-256 keys bound to one session, whose stamps
@@ -30,9 +30,11 @@ export class SessionKeys {
   /**
    * Makes a key for a session: with `targetPublicKey` the server generates it and answers its private
    * half sealed to that key (HPKE credential bundle); with `registration` the device's own key joins,
-   * after its proof over a challenge from `createChallenge`. Throws VALIDATION_FAILED,
+   * after its proof over a challenge from `createChallenge`. A `stamp` by an expired key (verified with
+   * `allowExpiredKey`) makes that key's one successor and revokes it. Throws VALIDATION_FAILED,
    * SESSION_KEY_TARGET_INVALID, SCOPE_READ_ONLY, SESSION_KEY_CHALLENGE_INVALID, SIGNATURE_INVALID,
-   * SIGNATURE_REQUIRED (requireStamps, not the first key, no stamp), SESSION_KEY_LIMIT_REACHED.
+   * SIGNATURE_REQUIRED (requireStamps, not the first key, no stamp), SESSION_KEY_REVOKED (the expired
+   * stamping key made its successor already), SESSION_KEY_LIMIT_REACHED.
    */
   create(input: CreateSessionKeyInput): Promise<CreatedSessionKey> {
     return createSessionKey(this.#ctx, input);
@@ -44,8 +46,9 @@ export class SessionKeys {
   }
 
   /**
-   * Revokes a live key of the wallet (only of `sessionId`, when given). Takes effect on the next
-   * stamp on every node: the record is read on every request. False when there is no such key.
+   * Revokes an unrevoked key of the wallet (only of `sessionId`, when given): a live one, or an expired
+   * one whose record is still kept (so it cannot make its successor). Takes effect on the next stamp on
+   * every node: the record is read on every request. False when there is no such key.
    */
   async revoke(input: { appId?: string; account: string; keyId: string; sessionId?: string; reason?: string }): Promise<boolean> {
     const revoked = await revokeSessionKey(this.#ctx, input);
@@ -53,8 +56,17 @@ export class SessionKeys {
     return revoked;
   }
 
-  /** A single-use, 5-minute challenge for registering a device key with the session. */
-  createChallenge(input: { appId?: string; sessionId: string }): Promise<{ challenge: string; expiresAt: number }> {
+  /**
+   * A single-use, 5-minute challenge for registering a device key with the session (it replaces the
+   * session's outstanding one). Under `requireStamps` it needs the request's verified `stamp` (by a key
+   * of the session, expired within the rotation grace allowed) once the session has had a key:
+   * SIGNATURE_REQUIRED otherwise, so a bearer token alone cannot cancel the device's registration.
+   */
+  createChallenge(input: {
+    appId?: string;
+    sessionId: string;
+    stamp?: VerifiedStamp | null;
+  }): Promise<{ challenge: string; expiresAt: number }> {
     return createChallenge(this.#ctx, input);
   }
 

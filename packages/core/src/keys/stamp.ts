@@ -37,7 +37,10 @@ export interface VerifyStampInput {
   header: string;
   /** Milliseconds; default the engine's clock. */
   now?: number;
-  /** Accept a key past its expiry (still unrevoked): only for making its successor. */
+  /**
+   * Accept an unrevoked key up to the app's `sessionKeys.rotationGraceSeconds` past its expiry: only
+   * for making its one successor (which retires it) and asking for that successor's challenge.
+   */
   allowExpiredKey?: boolean;
   /**
    * Whether the request changes state, which a read-only key may not sign. Default: any method but
@@ -67,12 +70,14 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const AUDIT_THROTTLE_NAMESPACE = 'audit-throttle';
 
 /**
- * The hot path. The request's session is already valid; this reads the key record (one store call)
- * and, for a stamp of the session's own key inside the time window, consumes the nonce in the replay
- * cache (`addEntry`) at the same time, then checks in the documented order and verifies the ECDSA
- * signature last: a nonce is always spent before its signature is looked at. The replay entry lives
- * until `timestamp + skew`, the last moment the stamp could pass, so a stamp signed up to `skew` ahead
- * of the server clock is remembered as long as it is acceptable.
+ * The hot path: one read of the key's session's key records, one `addEntry`, one ECDSA verification.
+ * The request's session is already valid. Checks in the documented order (docs/stamps.md): the record
+ * exists, is the session's, unrevoked, unexpired (or, with `allowExpiredKey`, within the rotation
+ * grace), the stamp inside the time window, the key's scope allows the request; only then is the
+ * nonce consumed in the replay cache, and the signature is verified last. So a nonce is always spent
+ * before its signature is looked at, and only a stamp naming a usable key of the session writes one.
+ * The replay entry lives until `timestamp + skew`, the last moment the stamp could pass, so a stamp
+ * signed up to `skew` ahead of the server clock is remembered as long as it is acceptable.
  */
 export async function verifyStamp(
   ctx: EngineContext,
@@ -93,40 +98,39 @@ export async function verifyStamp(
   const now = input.now ?? ctx.clock.now();
   const keySession = keys.sessionOf(stamp.keyId);
   if (keySession === null) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_NOT_FOUND', null, { keyId: stamp.keyId });
-  const isOwnKey = keySession === input.sessionId;
-  const isInWindow = Math.abs(now - stamp.timestamp) <= settings.skewMs;
-
   let entries: StoredEntry[];
-  let isFresh: boolean | null;
   try {
-    [entries, isFresh] = await Promise.all([
-      ctx.store.listEntries(appId, keyNamespace(keySession), now),
-      isOwnKey && isInWindow
-        ? ctx.store.addEntry(
-            appId,
-            nonceNamespace(keySession),
-            { key: `${stamp.keyId}.${stamp.nonce}`, value: '1', expiresAt: stamp.timestamp + settings.skewMs + 1 },
-            now,
-          )
-        : null,
-    ]);
+    entries = await ctx.store.listEntries(appId, keyNamespace(keySession), now);
   } catch (error) {
-    ctx.logger.error('store unavailable during stamp verification', { appId, sessionId: input.sessionId, error: String(error) });
-    return { valid: false, code: 'STORE_UNAVAILABLE' };
+    return storeUnavailable(ctx, appId, input.sessionId, error);
   }
 
   const record = findRecord(entries, stamp.keyId, keySession);
   const details = { keyId: stamp.keyId };
   if (!record) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_NOT_FOUND', null, details);
-  if (!isOwnKey) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_MISMATCH', record, details);
+  if (keySession !== input.sessionId) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_MISMATCH', record, details);
   if (record.revokedAt !== null) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_REVOKED', record, details);
   const isKeyExpired = now >= record.expiresAt;
-  if (isKeyExpired && !input.allowExpiredKey) return { valid: false, code: 'SESSION_KEY_EXPIRED', expiresAt: record.expiresAt };
-  if (!isInWindow) {
+  const isInRotationGrace = input.allowExpiredKey === true && now < record.expiresAt + settings.rotationGraceMs;
+  if (isKeyExpired && !isInRotationGrace) return { valid: false, code: 'SESSION_KEY_EXPIRED', expiresAt: record.expiresAt };
+  if (Math.abs(now - stamp.timestamp) > settings.skewMs) {
     return refuse(ctx, appId, input.sessionId, 'SIGNATURE_STALE', record, { ...details, offsetMs: stamp.timestamp - now });
   }
   const isWrite = input.isWrite ?? !SAFE_METHODS.has(input.method.toUpperCase());
   if (isWrite && record.scope === 'read-only') return refuse(ctx, appId, input.sessionId, 'SCOPE_READ_ONLY', record, details);
+
+  // Only now, for a usable key of this very session, is anything written: a made-up key id costs the store nothing.
+  let isFresh: boolean;
+  try {
+    isFresh = await ctx.store.addEntry(
+      appId,
+      nonceNamespace(keySession),
+      { key: `${stamp.keyId}.${stamp.nonce}`, value: '1', expiresAt: stamp.timestamp + settings.skewMs + 1 },
+      now,
+    );
+  } catch (error) {
+    return storeUnavailable(ctx, appId, input.sessionId, error);
+  }
   if (!isFresh) return refuse(ctx, appId, input.sessionId, 'SIGNATURE_REPLAYED', record, details);
 
   const payload = stampPayload({
@@ -153,6 +157,11 @@ export async function verifyStamp(
     expiresAt: record.expiresAt,
     isKeyExpired,
   };
+}
+
+function storeUnavailable(ctx: EngineContext, appId: string, sessionId: string, error: unknown): StampVerification {
+  ctx.logger.error('store unavailable during stamp verification', { appId, sessionId, error: String(error) });
+  return { valid: false, code: 'STORE_UNAVAILABLE' };
 }
 
 /** The key's record among its session's entries (parsing only that one); null when absent or not a record of that session. */

@@ -94,6 +94,12 @@ const sessionKeysSchema = z
     maxLiveKeys: z.number().int().min(1).max(100).default(20),
     /** Seconds a stamp's timestamp may lie from the server clock, either way. 60. */
     skewSeconds: z.number().int().min(1).max(600).default(60),
+    /**
+     * Seconds after its expiry during which an unrevoked key may still stamp the making of its one
+     * successor (`POST /v1/session-keys`, and its registration challenge). 300 (5 minutes); 0: an
+     * expired key makes nothing, and the client needs a live key to rotate.
+     */
+    rotationGraceSeconds: z.number().int().min(0).max(3600).default(300),
   })
   .strict()
   .refine((k) => k.ttlSeconds <= k.maxTtlSeconds, {
@@ -228,6 +234,8 @@ export interface SessionKeySettings {
   readonly maxTtlMs: number;
   readonly maxLiveKeys: number;
   readonly skewMs: number;
+  /** How long after its expiry a key may still stamp the making of its one successor. */
+  readonly rotationGraceMs: number;
 }
 
 /** Access-token settings in engine units. */
@@ -328,6 +336,7 @@ function toSettings(input: z.output<typeof appSettingsSchema>): AppSettings {
       maxTtlMs: input.sessionKeys.maxTtlSeconds * SECOND,
       maxLiveKeys: input.sessionKeys.maxLiveKeys,
       skewMs: input.sessionKeys.skewSeconds * SECOND,
+      rotationGraceMs: input.sessionKeys.rotationGraceSeconds * SECOND,
     }),
   });
 }

@@ -34,7 +34,7 @@ import {
 import { grants } from './permissions.js';
 import { refreshSession } from './refresh.js';
 import { invalidateAllWalletSessions, revokeSession, revokeSessionById } from './revocation.js';
-import { type ValidateOptions, type ValidationResult, validateSession } from './validation.js';
+import { recordActivity, type ValidateOptions, type ValidationResult, validateSession } from './validation.js';
 import type { Session } from './view.js';
 
 export type { IssuedSession } from './issue.js';
@@ -232,6 +232,22 @@ export class Latchkey {
    */
   validateSession(token: string, options: ValidateOptions = {}): Promise<ValidationResult> {
     return validateSession(this.#ctx, token, options);
+  }
+
+  /**
+   * The activity write of a validation made with `activity: 'defer'`, once the request is accepted
+   * (its stamp checked): a store call only when one is due (once per throttle interval), never reviving
+   * an expired session. Answers the session after the write. Throws STORE_UNAVAILABLE.
+   *
+   * @example
+   * const result = await latchkey.validateSession(token, { activity: 'defer' });
+   * if (!result.valid) return refuse(result.code);
+   * const stamp = await latchkey.sessionKeys.verifyStamp({ sessionId: result.session.id, ...request });
+   * if (!stamp.valid) return refuse(stamp.code); // the idle expiry did not move
+   * const session = await latchkey.recordActivity(token, { session: result.session });
+   */
+  recordActivity(token: string, options: { appId?: string; session: Session }): Promise<Session> {
+    return recordActivity(this.#ctx, token, options);
   }
 
   /**

@@ -21,6 +21,13 @@ export interface ValidateOptions {
   appId?: string;
   /** Decrypt and return the session data. Off by default: validation does no decryption unless asked. */
   withData?: boolean;
+  /**
+   * `record` (default): the throttled activity write (`lastActiveAt`, the sliding idle expiry) happens
+   * in the validation's own store call. `defer`: nothing is written, so a request refused after
+   * validation (a stamp missing or wrong) does not keep the session alive; call `recordActivity` once
+   * the request is accepted.
+   */
+  activity?: 'record' | 'defer';
 }
 
 const AUDIT_THROTTLE_NAMESPACE = 'audit-throttle';
@@ -40,7 +47,8 @@ export async function validateSession(ctx: EngineContext, token: string, options
       id: parsed.id,
       tokenHash,
       now,
-      activeBefore: now - settings.activityThrottleMs,
+      // A deferred touch asks for a write no record can qualify for: `lastActiveAt` is never negative.
+      activeBefore: options.activity === 'defer' ? -1 : now - settings.activityThrottleMs,
       idleExpiresAt: now + settings.idleTimeoutMs,
     });
   } catch (error) {
@@ -55,6 +63,39 @@ export async function validateSession(ctx: EngineContext, token: string, options
   if (!options.withData) return { valid: true, session, refreshRecommended };
   const data = record.data === null ? null : requireCipher(ctx).open(appId, record.id, record.data);
   return { valid: true, session, refreshRecommended, data };
+}
+
+/**
+ * The activity write that `activity: 'defer'` left out, for a request accepted after all: no store call
+ * unless one is due (`lastActiveAt` at or before the throttle), then one atomic touch that, like the
+ * one in validation, never revives an expired session. Answers the session as it stands after it.
+ * Throws STORE_UNAVAILABLE when the store cannot answer.
+ */
+export async function recordActivity(
+  ctx: EngineContext,
+  token: string,
+  options: { appId?: string; session: Session },
+): Promise<Session> {
+  const appId = options.appId ?? DEFAULT_APP_ID;
+  const settings = ctx.settings(appId);
+  const now = ctx.clock.now();
+  const activeBefore = now - settings.activityThrottleMs;
+  const parsed = parseToken('session', token);
+  if (!parsed || parsed.id !== options.session.id || options.session.lastActiveAt > activeBefore) return options.session;
+  const tokenHash = hashSecret(parsed.secret);
+  const record = await ctx.storeCall('validateSession', () =>
+    ctx.store.validateSession({
+      appId,
+      id: parsed.id,
+      tokenHash,
+      now,
+      activeBefore,
+      idleExpiresAt: now + settings.idleTimeoutMs,
+    }),
+  );
+  // Ended or refreshed meanwhile: nothing was written, and the request was accepted as the session it validated.
+  if (!record || !hashesEqual(record.tokenHash, tokenHash) || !isLive(record, now)) return options.session;
+  return toSession(record, settings.roles);
 }
 
 async function invalid(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { APP_ID_PATTERN, appSettingsSchema, DEFAULT_APP_ID } from '@latchkey/core';
 import { z } from 'zod';
-import { checkTrustProxy } from '../http/options.js';
+import { basePathProblem, checkTrustProxy } from '../http/options.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -116,6 +116,17 @@ export const configFileSchema = z
             if ('problem' in checked) ctx.addIssue({ code: 'custom', message: checked.problem });
           })
           .transform((value) => value as false | string | string[])
+          .optional(),
+        /**
+         * The path prefix a proxy in front strips (`/latchkey` for `https://example.com/latchkey/` →
+         * `/`): stamps are verified over it + the path received. `''` (none) unless set.
+         */
+        basePath: z
+          .string()
+          .superRefine((value, ctx) => {
+            const problem = basePathProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
           .optional(),
         /**
          * `secure: false` lets apps that are not served over https have cookies without `Secure` (plain

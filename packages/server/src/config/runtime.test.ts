@@ -183,6 +183,23 @@ describe('openRuntime: where each setting comes from', () => {
     expect((await usageError(open({ flags: { config: unknown } }))).message).toMatch(/relay/);
   });
 
+  it("the relay's node-wide and per-address limits come from the config file and are checked", async () => {
+    const limits = {
+      maxChannels: 500,
+      maxBufferedBytes: 8 * 1_048_576,
+      maxConnectionsPerAddress: 0,
+      joinsPerMinutePerAddress: 600,
+    };
+    const config = writeConfig({ store: 'memory', relay: limits });
+    expect((await open({ flags: { config } })).server.relay).toEqual(limits);
+    const small = writeConfig({ store: 'memory', relay: { maxBufferedBytes: 100_000 } });
+    const error = await usageError(open({ flags: { config: small } }));
+    expect(error.field).toBe('config relay.maxBufferedBytes');
+    expect(error.message).toMatch(/at least bufferBytes \(1048576\)/);
+    const none = writeConfig({ store: 'memory', relay: { maxChannels: 0 } });
+    expect((await usageError(open({ flags: { config: none } }))).message).toMatch(/maxChannels/);
+  });
+
   it('LATCHKEY_DATA_KEYS beats the config file and is checked', async () => {
     const ring = JSON.stringify({ current: 'e1', keys: { e1: KEY } });
     const runtime = await open({ env: { LATCHKEY_DATA_KEYS: ring }, flags: { store: 'memory' } });

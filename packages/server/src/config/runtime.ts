@@ -54,6 +54,7 @@ export interface ServerSettings {
   rateLimits?: { windowSeconds?: number; nonce?: number; signIn?: number; refresh?: number };
   trustProxy?: TrustProxy;
   metrics?: { statsIntervalSeconds?: number };
+  basePath?: string;
   relay?: RelayOptions;
 }
 
@@ -289,6 +290,7 @@ export async function openRuntime(request: RuntimeRequest): Promise<Runtime> {
   if (config.server?.rateLimits) server.rateLimits = config.server.rateLimits;
   if (config.server?.trustProxy !== undefined) server.trustProxy = config.server.trustProxy;
   if (config.server?.metrics) server.metrics = config.server.metrics;
+  if (config.server?.basePath !== undefined) server.basePath = config.server.basePath;
   const relay = relaySettings(settings, request.cwd);
   if (relay) server.relay = relay.options;
 

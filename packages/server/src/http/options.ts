@@ -44,6 +44,13 @@ export interface ServerOptions {
   /** Time for rate-limit windows, API-key caches and app reloads. Default: the system clock. */
   clock?: Clock;
   /**
+   * The path prefix a proxy in front strips before passing requests on (`/latchkey` when clients call
+   * `https://example.com/latchkey/v1/…` and the server receives `/v1/…`). A stamp signs the path the
+   * client sent, so stamps are verified over `basePath` + the path received. Default `''` (no prefix):
+   * `/`, then path characters, no trailing `/`.
+   */
+  basePath?: string;
+  /**
    * The QR-connect relay (socket.io at `/v1/relay`, namespace `/connect`) on this server's listener, with
    * these settings (`{}`: the defaults, channels in memory). Default: off. See docs/relay.md.
    */
@@ -68,6 +75,8 @@ export interface ResolvedServerOptions {
   readonly statsIntervalMs: number;
   readonly dataKeys: DataKeyRing | undefined;
   readonly clock: Clock;
+  /** `''`, or `/prefix` without a trailing slash. */
+  readonly basePath: string;
   /** null: no relay. */
   readonly relay: ResolvedRelayOptions | null;
 }
@@ -82,6 +91,15 @@ export const RELOAD_INTERVAL_MS = 1_000;
 const DEFAULT_RATE_LIMITS = { windowSeconds: 60, nonce: 30, signIn: 10, refresh: 30 } as const;
 /** Seconds between two store reads of the active-sessions gauge. */
 const DEFAULT_STATS_INTERVAL_SECONDS = 15;
+
+/** A path prefix: `/` and segments of RFC 3986 path characters (no `?`, `#`, spaces), no trailing `/`. */
+const BASE_PATH_PATTERN = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
+
+/** `''` or a path prefix (see BASE_PATH_PATTERN); null when fine, else what is wrong. */
+export function basePathProblem(value: unknown): string | null {
+  if (value === '' || (typeof value === 'string' && value.length <= 256 && BASE_PATH_PATTERN.test(value))) return null;
+  return "'' or a path that starts with / and does not end with one, e.g. /latchkey";
+}
 
 /** proxy-addr's names for address ranges. */
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -169,6 +187,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     invalid('dataKeys', 'a data key ring { current, keys }');
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') invalid('clock', 'an object with now()');
+  const basePath = options.basePath ?? '';
+  const basePathFault = basePathProblem(basePath);
+  if (basePathFault) invalid('basePath', basePathFault);
   return Object.freeze({
     latchkey: options.latchkey,
     store,
@@ -184,6 +205,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     statsIntervalMs: statsIntervalSeconds * 1000,
     dataKeys,
     clock,
+    basePath,
     relay: resolveRelayOptions(options.relay),
   });
 }

@@ -17,7 +17,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 import { HttpRejection } from './problems.js';
 import type { RateLimiter } from './rate-limit.js';
-import { checkStamp, type StampRule } from './stamps.js';
+import { checkStamp, STAMP_HEADER_NAME, type StampRule } from './stamps.js';
 
 /** Who may call a route: anyone, the holder of a session (bearer token or cookie), or an app API key. */
 export type Access = 'public' | 'session' | 'api-key';
@@ -153,7 +153,7 @@ export function routeErrors(route: RouteSpec): ErrorCode[] {
       'SIGNATURE_INVALID',
     ] as const)
       codes.add(c);
-    if (route.stamps === undefined) codes.add('SIGNATURE_REQUIRED');
+    if (route.stamps === undefined || route.stamps === 'revocation') codes.add('SIGNATURE_REQUIRED');
     if (route.stamps === undefined && route.method !== 'GET') codes.add('SCOPE_READ_ONLY');
   }
   if (route.access === 'api-key') {
@@ -215,6 +215,10 @@ export function requestedApp(request: FastifyRequest): string | undefined {
  * call). RFC 6750 answers: 401 without `error` for no credential, 401 `invalid_token` for a bad one,
  * 400 `invalid_request` for a malformed header; 503 when the store cannot answer (never a pass). Then
  * the request's stamp (`Latchkey-Signature`), when it has one or the app requires one (stamps.ts).
+ * A request that carries a stamp, or any request under `requireStamps`, counts as session activity (the
+ * sliding idle expiry) only once its stamp passed, so a refused one keeps nobody's session alive; a
+ * request without a stamp where the app requires none is touched by the validation itself (one store
+ * call, as ever).
  */
 async function authenticateSession(
   request: FastifyRequest,
@@ -231,7 +235,9 @@ async function authenticateSession(
     if (token === undefined) throw new HttpRejection('AUTHENTICATION_REQUIRED', { headers: challenge() });
     if (isStateChanging) checkSameOrigin(request, services.latchkey.settings(appId).signIn?.origin ?? null);
   }
-  const result = await services.latchkey.validateSession(token, { appId });
+  const isStampRequired = services.latchkey.settings(appId).sessionKeys.isStampRequired;
+  const isStampChecked = isStampRequired || request.headers[STAMP_HEADER_NAME] !== undefined;
+  const result = await services.latchkey.validateSession(token, isStampChecked ? { appId, activity: 'defer' } : { appId });
   if (!result.valid) {
     if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
     throw new HttpRejection(result.code, { headers: challenge('invalid_token') });
@@ -239,12 +245,18 @@ async function authenticateSession(
   // The stamp, if any, is verified only for a session that validated: a key is never looked at for a dead one.
   const stamp = await checkStamp(
     request,
-    { appId, sessionId: result.session.id, rule, isStampRequired: services.latchkey.settings(appId).sessionKeys.isStampRequired },
+    { appId, sessionId: result.session.id, rule, isStampRequired, basePath: services.options.basePath },
     (input) => services.latchkey.sessionKeys.verifyStamp(input),
   );
-  return cookies
-    ? { session: result.session, source: 'cookie', cookies, stamp }
-    : { session: result.session, source: 'bearer', stamp };
+  // Deferred validation left the activity out: only a request whose stamp passed records it. (Under
+  // requireStamps an unstamped request that gets this far is a first key, its challenge, or a sign-out.)
+  let session = result.session;
+  if (stamp !== null) {
+    session = await services.latchkey.recordActivity(token, { appId, session }).catch((error: unknown) => {
+      throw services.storeFailed('recordActivity', error);
+    });
+  }
+  return cookies ? { session, source: 'cookie', cookies, stamp } : { session, source: 'bearer', stamp };
 }
 
 /**

@@ -164,20 +164,26 @@ describe('scopes', () => {
 
     const { issued } = await signIn(f, WALLETS[0]!);
     const viewer = await createHeldKey(f, issued.token, { scope: 'read-only' });
+    const writer = await createHeldKey(f, issued.token);
     const headers = bearer(issued.token);
     expect((await sendStamped(f, viewer, { method: 'GET', url: '/v1/sessions', headers })).statusCode).toBe(200);
     for (const request of [
       { method: 'DELETE', url: `/v1/sessions/${readOnly.session.id}`, headers },
       { method: 'DELETE', url: '/v1/sessions?keep=current', headers },
-      { method: 'DELETE', url: `/v1/session-keys/${viewer.id}`, headers },
+      { method: 'DELETE', url: `/v1/session-keys/${writer.id}`, headers },
     ] as const) {
       const r = await sendStamped(f, viewer, request);
       expect([r.statusCode, code(r)], request.url).toEqual([403, 'SCOPE_READ_ONLY']);
     }
-    // It may sign out, and replace itself with another read-only key (never a read-write one).
+    // It may replace itself with another read-only key (never a read-write one), revoke itself, and sign out.
     await expect(createHeldKey(f, issued.token, { scope: 'read-write', stampWith: viewer })).rejects.toThrow(/403/);
-    expect((await createHeldKey(f, issued.token, { scope: 'read-only', stampWith: viewer })).scope).toBe('read-only');
-    expect((await sendStamped(f, viewer, { method: 'DELETE', url: '/v1/session', headers })).statusCode).toBe(204);
+    const next = await createHeldKey(f, issued.token, { scope: 'read-only', stampWith: viewer });
+    expect(next.scope).toBe('read-only');
+    expect((await sendStamped(f, viewer, { method: 'DELETE', url: `/v1/session-keys/${viewer.id}`, headers })).statusCode).toBe(
+      204,
+    );
+    expect(code(await sendStamped(f, viewer, { method: 'GET', url: '/v1/session', headers }))).toBe('SESSION_KEY_REVOKED');
+    expect((await sendStamped(f, next, { method: 'DELETE', url: '/v1/session', headers })).statusCode).toBe(204);
   });
 });
 
@@ -220,11 +226,17 @@ describe('GET /v1/session-keys and DELETE /v1/session-keys/{id}', () => {
     ]);
     expect(JSON.stringify(listed.json())).not.toContain(gone.id);
 
-    // Another wallet's key, an expired one and an unknown one are all the same 404.
-    for (const id of [theirs.id, gone.id, `lksk_${'1'.repeat(44)}`]) {
+    // Another wallet's key and an unknown one are the same 404.
+    for (const id of [theirs.id, `lksk_${'1'.repeat(44)}`]) {
       const r = await send(f, { method: 'DELETE', url: `/v1/session-keys/${id}`, headers: bearer(a.token) });
       expect([r.statusCode, code(r)]).toEqual([404, 'SESSION_KEY_TARGET_NOT_FOUND']);
     }
+    // An expired key whose record is kept is revoked too (so it cannot make its successor), once.
+    expect((await send(f, { method: 'DELETE', url: `/v1/session-keys/${gone.id}`, headers: bearer(a.token) })).statusCode).toBe(
+      204,
+    );
+    const again = await send(f, { method: 'DELETE', url: `/v1/session-keys/${gone.id}`, headers: bearer(a.token) });
+    expect([again.statusCode, code(again)]).toEqual([404, 'SESSION_KEY_TARGET_NOT_FOUND']);
     expect((await send(f, { method: 'DELETE', url: `/v1/session-keys/${b1.id}`, headers: bearer(a.token) })).statusCode).toBe(
       204,
     );
@@ -236,7 +248,7 @@ describe('GET /v1/session-keys and DELETE /v1/session-keys/{id}', () => {
     const after = (await send(f, { method: 'GET', url: '/v1/session-keys', headers: bearer(b.token) })).json().sessionKeys;
     expect(after.map((k: { id: string; current: boolean }) => [k.id, k.current])).toEqual([[a1.id, false]]);
     const audit = await f.store.queryAudit('default', { limit: 1000 });
-    expect(audit.filter((e) => e.type === 'session_key_revoked').map((e) => e.details.keyId)).toEqual([b1.id]);
+    expect(audit.filter((e) => e.type === 'session_key_revoked').map((e) => e.details.keyId)).toEqual([gone.id, b1.id]);
     expect(audit.filter((e) => e.type === 'session_key_created')).toHaveLength(4);
   });
 
@@ -360,6 +372,7 @@ describe('sessionKeys settings in the config file', () => {
       maxTtlMs: 86_400_000,
       maxLiveKeys: 2,
       skewMs: 60_000,
+      rotationGraceMs: 300_000,
     });
     expect(() => parseConfig({ defaults: { sessionKeys: { maxLiveKeys: 0 } } })).toThrow(/sessionKeys\.maxLiveKeys/);
     expect(() => parseConfig({ defaults: { sessionKeys: { requireStamp: true } } })).toThrow(/sessionKeys/);

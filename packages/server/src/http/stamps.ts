@@ -11,12 +11,16 @@ export const STAMP_HEADER_NAME = 'latchkey-signature';
  * How a session route treats stamps. Every session route verifies a stamp that comes; under the app's
  * `requireStamps` a route without a rule refuses a request without one (SIGNATURE_REQUIRED), and a
  * read-only key may sign only GET, HEAD and OPTIONS.
- * - `exempt`: no stamp needed (signing out, getting a registration challenge); a read-only key may sign it.
- * - `rotation`: making a session key. No stamp needed at this layer (the engine lets an unstamped request
- *   make only the session's first key); a stamp by an expired but unrevoked key of the session passes, so
- *   a client can replace its key; a read-only key may sign it (and makes only read-only keys).
+ * - `exempt`: no stamp needed (signing out); a read-only key may sign it.
+ * - `rotation`: making a session key and asking for its registration challenge. No stamp needed at this
+ *   layer: the engine decides (under `requireStamps`, an unstamped request is allowed only while the
+ *   session has had no key). A stamp by a key of the session that expired less than
+ *   `rotationGraceSeconds` ago and is unrevoked passes, so a client can replace its key (the key makes
+ *   one successor); a read-only key may sign it (and makes only read-only keys).
+ * - `revocation`: revoking a session key. A stamp is needed as on any route, and a read-only key may
+ *   sign it too: the handler lets it revoke only itself, so a client can always retire the key it replaces.
  */
-export type StampRule = 'exempt' | 'rotation';
+export type StampRule = 'exempt' | 'rotation' | 'revocation';
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
@@ -57,20 +61,27 @@ export function signatureRequired(): HttpRejection {
   return new HttpRejection('SIGNATURE_REQUIRED', { headers: stampChallenge('signature_required') });
 }
 
+/** 401 SESSION_KEY_REVOKED with `WWW-Authenticate: Bearer realm="latchkey", error="invalid_token"`, as a stamp by a revoked key gets. */
+export function sessionKeyRevoked(): HttpRejection {
+  return new HttpRejection('SESSION_KEY_REVOKED', { headers: stampChallenge('invalid_token') });
+}
+
 /**
  * Verifies the stamp of a session-authenticated request, or insists on one. Null when the request
- * carried none and needs none. Refusals are thrown as the registry has them: 400 SIGNATURE_MALFORMED,
- * 401 (SESSION_KEY_EXPIRED with `expiresAt` in the body and `error="session_key_expired"`), 403
- * SESSION_KEY_MISMATCH or SCOPE_READ_ONLY, 503 when the store cannot answer.
+ * carried none and needs none. The signed path is `basePath` (the prefix a proxy stripped) followed by
+ * the request target as received. Refusals are thrown as the registry has them: 400
+ * SIGNATURE_MALFORMED, 401 (SESSION_KEY_EXPIRED with `expiresAt` in the body and
+ * `error="session_key_expired"`), 403 SESSION_KEY_MISMATCH or SCOPE_READ_ONLY, 503 when the store
+ * cannot answer.
  */
 export async function checkStamp(
   request: FastifyRequest,
-  input: { appId: string; sessionId: string; rule: StampRule | undefined; isStampRequired: boolean },
+  input: { appId: string; sessionId: string; rule: StampRule | undefined; isStampRequired: boolean; basePath: string },
   verify: (input: VerifyStampInput) => Promise<StampVerification>,
 ): Promise<VerifiedStamp | null> {
   const header = request.headers[STAMP_HEADER_NAME];
   if (header === undefined) {
-    if (input.isStampRequired && input.rule === undefined) throw signatureRequired();
+    if (input.isStampRequired && (input.rule === undefined || input.rule === 'revocation')) throw signatureRequired();
     return null;
   }
   if (typeof header !== 'string') throw new HttpRejection('SIGNATURE_MALFORMED', { headers: stampChallenge('invalid_request') });
@@ -78,7 +89,7 @@ export async function checkStamp(
     appId: input.appId,
     sessionId: input.sessionId,
     method: request.method,
-    path: request.url,
+    path: input.basePath + request.url,
     bodyDigest: receivedBodyDigest(request),
     header,
     ...(input.rule === 'rotation' ? { allowExpiredKey: true } : {}),

@@ -2,7 +2,7 @@ import { isLatchkeyError, LatchkeyError, type SessionKey, sessionKeyRequest } fr
 import { z } from 'zod';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { sessionIdSchema } from '../schemas.js';
-import { signatureRequired } from '../stamps.js';
+import { sessionKeyRevoked, signatureRequired } from '../stamps.js';
 
 const ms = z.number().int().describe('milliseconds since the epoch');
 
@@ -43,10 +43,13 @@ const challenge = defineRoute({
   summary: 'A challenge for registering a device key',
   description:
     "Single use, valid 5 minutes, bound to the caller's session (one outstanding per session: a new one replaces it): the device signs it into its registration proof " +
-    `(\`registration\` of \`POST /v1/session-keys\`). Needs no stamp, even under \`requireStamps\`. ${STAMPS}`,
+    '(`registration` of `POST /v1/session-keys`). Since a new challenge cancels the outstanding one, under `requireStamps` ' +
+    'it needs what making the key needs: a stamp by a key of this session (one that expired less than ' +
+    '`rotationGraceSeconds` ago and is not revoked is accepted; asking spends nothing), unless the session holds no key ' +
+    `(401 SIGNATURE_REQUIRED). ${STAMPS}`,
   access: 'session',
   app: 'header',
-  stamps: 'exempt',
+  stamps: 'rotation',
   success: [
     {
       status: 201,
@@ -54,9 +57,14 @@ const challenge = defineRoute({
       schema: z.object({ challenge: z.string().describe('base64url, 32 random bytes'), expiresAt: ms }).strict(),
     },
   ],
-  errors: [],
+  errors: ['SIGNATURE_REQUIRED'],
   async handle({ reply, appId, caller, services }) {
-    const issued = await services.latchkey.sessionKeys.createChallenge({ appId, sessionId: caller.session.id });
+    const issued = await services.latchkey.sessionKeys
+      .createChallenge({ appId, sessionId: caller.session.id, stamp: caller.stamp })
+      .catch((error: unknown) => {
+        if (isLatchkeyError(error, 'SIGNATURE_REQUIRED')) throw signatureRequired();
+        throw error;
+      });
     return reply.code(201).send(issued);
   },
 });
@@ -73,9 +81,11 @@ const create = defineRoute({
     "device's own key, proven by its signature over a challenge from `POST /v1/session-keys/challenge`). `ttlSeconds` " +
     "defaults to the app's `sessionKeys.ttlSeconds` (900) and may not exceed `maxTtlSeconds`; a key never outlives the " +
     'session. A read-write key needs a read-write session (and, when stamped, a read-write key): 403 SCOPE_READ_ONLY. ' +
-    'Under `requireStamps` the request needs a stamp by a key of this session (an expired but unrevoked one is accepted, ' +
-    'to replace it), unless the session never had a key: of concurrent first keys exactly one is made, the others get ' +
-    `401 SIGNATURE_REQUIRED. ${STAMPS}`,
+    'Under `requireStamps` the request needs a stamp by a key of this session, unless the session never had a key: of ' +
+    'concurrent first keys exactly one is made, the others get 401 SIGNATURE_REQUIRED. A key that expired less than ' +
+    '`rotationGraceSeconds` (300) ago and is not revoked may stamp the making of its one successor, which revokes it: of ' +
+    'concurrent rotations by it exactly one succeeds, and any other use is 401 SESSION_KEY_REVOKED. A live stamping key ' +
+    `stays live (a client replacing it revokes it with \`DELETE /v1/session-keys/{id}\`). ${STAMPS}`,
   access: 'session',
   app: 'header',
   stamps: 'rotation',
@@ -103,6 +113,7 @@ const create = defineRoute({
     'SESSION_KEY_CHALLENGE_INVALID',
     'SIGNATURE_INVALID',
     'SIGNATURE_REQUIRED',
+    'SESSION_KEY_REVOKED',
     'SESSION_KEY_LIMIT_REACHED',
   ],
   async handle({ reply, body, caller, services }) {
@@ -111,6 +122,8 @@ const create = defineRoute({
       .catch((error: unknown) => {
         // Not the first key, and no stamp: the same answer as any route that needs one.
         if (isLatchkeyError(error, 'SIGNATURE_REQUIRED')) throw signatureRequired();
+        // The expired stamping key made its successor already: as a stamp by a revoked key is answered.
+        if (isLatchkeyError(error, 'SESSION_KEY_REVOKED')) throw sessionKeyRevoked();
         throw error;
       });
     const answer = { sessionKey: view(created.sessionKey) };
@@ -154,15 +167,21 @@ const revoke = defineRoute({
   tag: 'session-keys',
   summary: "Revoke one of the wallet's session keys",
   description:
-    "Revokes a live key of the caller's wallet at once: the next stamp by it, on any node, is 401 SESSION_KEY_REVOKED. A " +
-    "read-only session may revoke only its own session's keys. An id that is not such a key, someone else's included, is " +
-    `404 SESSION_KEY_TARGET_NOT_FOUND. ${STAMPS}`,
+    "Revokes an unrevoked key of the caller's wallet at once, live or expired (an expired key's record is kept a while, " +
+    'and revoking it stops it making its successor): the next stamp by it, on any node, is 401 SESSION_KEY_REVOKED. A ' +
+    "read-only session may revoke only its own session's keys, and a read-only key only itself (403 SCOPE_READ_ONLY " +
+    'otherwise), so a client can always retire the key it replaces, signed by that key. An id that is not such a key, ' +
+    `someone else's included, is 404 SESSION_KEY_TARGET_NOT_FOUND. ${STAMPS}`,
   access: 'session',
   app: 'header',
+  stamps: 'revocation',
   params: z.object({ id: keyIdSchema }).strict(),
   success: [{ status: 204, description: 'Revoked.' }],
-  errors: ['SESSION_KEY_TARGET_NOT_FOUND'],
+  errors: ['SCOPE_READ_ONLY', 'SESSION_KEY_TARGET_NOT_FOUND'],
   async handle({ reply, params, appId, caller, services }) {
+    if (caller.stamp?.scope === 'read-only' && caller.stamp.keyId !== params.id) {
+      throw new LatchkeyError('SCOPE_READ_ONLY', { message: 'A read-only key may revoke only itself.' });
+    }
     const isRevoked = await services.latchkey.sessionKeys.revoke({
       appId,
       account: caller.session.account,
