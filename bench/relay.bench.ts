@@ -9,7 +9,7 @@
  *
  * Servers run in child processes pinned to CPU 0 (taskset, when there are two CPUs), the clients here on
  * CPU 1. The Latchkey relay is the built CLI (`latchkey serve`), its per-connection rate limit raised out
- * of the way (the token bucket still runs). Bounded: LATCHKEY_BENCH_SECONDS (default 5) per target plus a
+ * of the way (the token bucket still runs) and its per-address limits off (every client is 127.0.0.1). Bounded: LATCHKEY_BENCH_SECONDS (default 5) per target plus a
  * 1 s warm-up, after waiting up to LATCHKEY_BENCH_QUIET_SECONDS (default 30) for the machine to calm down;
  * a time limit stops everything. Its Redis keys (one random prefix) and temp directory are deleted and its
  * children killed on exit. LATCHKEY_BENCH_TARGETS picks forwarding targets by name (ws, socketio-1,
@@ -166,8 +166,16 @@ function startBaseline(target: 'ws' | 'socketio', redisKey?: string): Promise<St
 /** `latchkey serve` on a free port, in a directory of its own, with a config written for the bench. */
 function startLatchkey(store: string): Promise<Started> {
   const cwd = mkdtempSync(join(directory, 'node-'));
-  // The token bucket still runs on every event; 1,000,000/s keeps it from refusing the load.
-  const config = { store, relay: { rateLimit: { perSecond: 1_000_000, burst: 1_000_000 } } };
+  // The token bucket still runs on every event; 1,000,000/s keeps it from refusing the load. Every bench
+  // client comes from 127.0.0.1: the per-address limits are off (0).
+  const config = {
+    store,
+    relay: {
+      rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+      maxConnectionsPerAddress: 0,
+      joinsPerMinutePerAddress: 0,
+    },
+  };
   writeFileSync(join(cwd, 'latchkey.json'), JSON.stringify(config));
   const args = [MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--config', 'latchkey.json', '--log-level', 'warn'];
   return start(args, (line) => /Latchkey listening on (http:\/\/\S+)/.exec(line)?.[1], cwd);

@@ -216,6 +216,31 @@ describe('signInWithConnect: the session bridge in the engine', () => {
     expect(await code(latchkey.signInWithConnect(await tokenOf(claimsFor(wallet1271))))).toBe('SIWE_VERIFIER_UNAVAILABLE');
   });
 
+  it('releases the channel when the verifier could not answer, so the same token works once the chain is back', async () => {
+    const onChain = createPublicClient({ transport: custom({ request: chain.request }, { retryCount: 0 }) });
+    let isChainUp = false;
+    const flaky = {
+      verifyMessage: (args: Parameters<typeof onChain.verifyMessage>[0]) =>
+        isChainUp ? onChain.verifyMessage(args) : Promise.reject(new Error('connect ECONNREFUSED')),
+    };
+    const { latchkey, store, clock } = engine({ smartAccounts: { verifiers: { [CHAIN_ID]: flaky } } });
+    const body = await tokenOf(claimsFor(wallet1271));
+    const failure = await latchkey.signInWithConnect(body).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(LatchkeyError);
+    expect(failure).toMatchObject({ code: 'SIWE_VERIFIER_UNAVAILABLE', status: 503 });
+    expect(await store.listEntries(CONNECT_CHANNEL_SCOPE, CONNECT_CHANNEL_NAMESPACE, clock.now())).toEqual([]);
+    isChainUp = true;
+    const issued = await latchkey.signInWithConnect(body);
+    expect(issued.session.account).toBe(`eip155:${CHAIN_ID}:${wallet1271}`);
+    // Spent now: exchanged once.
+    expect(await code(latchkey.signInWithConnect(body))).toBe('CONNECT_CHANNEL_USED');
+    // A bad signature the chain answered for still spends its channel.
+    const forged = await tokenOf(claimsFor(wallet1271), stranger);
+    expect(await code(latchkey.signInWithConnect(forged))).toBe('CONNECT_SESSION_TOKEN_INVALID');
+    const honest = await tokenOf(claimsFor(wallet1271, { uuid: forged.uuid }));
+    expect(await code(latchkey.signInWithConnect(honest))).toBe('CONNECT_CHANNEL_USED');
+  });
+
   it('signs a Solana wallet in with its Ed25519 key, within the clusters the app accepts', async () => {
     const { latchkey } = engine({ defaults: { connect: { relayUrls: [RELAY], solanaClusters: ['mainnet'] } } });
     const seed = ed25519.utils.randomPrivateKey();

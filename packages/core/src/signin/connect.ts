@@ -79,7 +79,8 @@ function isChainAllowed(claims: SessionTokenClaims, connect: ConnectSettings): b
 /**
  * The session bridge (docs/connect-protocol.md §12): exchanges a connect session token for a
  * Latchkey session. In order: parse; consume the channel id atomically BEFORE any binding or
- * signature check (a second exchange is `CONNECT_CHANNEL_USED`, whatever its token); check the
+ * signature check (a second exchange is `CONNECT_CHANNEL_USED`, whatever its token; only a
+ * smart-account verifier that could not answer, `SIWE_VERIFIER_UNAVAILABLE`, gives it back); check the
  * token's chain against the app's, its channel, relay (one of the app's `connect.relayUrls`) and
  * times against the server clock, and its signature — EIP-191 for an EOA, ERC-1271 through the
  * engine's smart-account verifiers (a deployed smart account: a token's signature is 65 bytes, so an
@@ -148,8 +149,14 @@ export async function signInWithConnect(
         ...(connect.maxTokenAgeMs === null ? {} : { maxAgeMs: connect.maxTokenAgeMs }),
       });
     } catch (error) {
-      // A verifier that could not answer is not a bad signature: the caller may try again later.
-      throw verifierFailure ?? error;
+      if (verifierFailure === null) throw error;
+      // A verifier that could not answer (the chain's RPC is down) is not a bad signature and nobody's
+      // fault: the channel is given back, so the same token can be exchanged once the chain answers.
+      // Every other failure leaves it spent.
+      await host.storeCall('deleteEntry', () =>
+        host.store.deleteEntry(CONNECT_CHANNEL_SCOPE, CONNECT_CHANNEL_NAMESPACE, body.uuid, now),
+      );
+      throw verifierFailure;
     }
     return await issueSignInSession(host, {
       appId,

@@ -94,6 +94,19 @@ export const configFileSchema = z
           })
           .strict()
           .optional(),
+        /** Channels one node holds (in memory: connected or not; on Redis: with a connection here), 1-10000000. 10000. */
+        maxChannels: positiveInt.max(10_000_000).optional(),
+        /** Bytes kept for absent peers on all channels together (memory), at least bufferBytes. 67108864 (64 MiB). */
+        maxBufferedBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(16 * 1024 * 1_048_576)
+          .optional(),
+        /** Open connections from one client address (IPv6: its /64), per node; 0: no limit. 64. */
+        maxConnectionsPerAddress: z.number().int().nonnegative().max(1_000_000).optional(),
+        /** Joins from one client address per minute, per node; 0: no limit. 120. */
+        joinsPerMinutePerAddress: z.number().int().nonnegative().max(1_000_000).optional(),
       })
       .strict()
       .optional(),

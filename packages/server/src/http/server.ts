@@ -161,7 +161,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   for (const route of ROUTES) mountRoute(app, route, services);
   if (resolved.relay) {
-    const relay = await mountRelay({ httpServer: app.server, relay: resolved.relay, registry: metrics.registry, log });
+    const relay = await mountRelay({
+      httpServer: app.server,
+      relay: resolved.relay,
+      registry: metrics.registry,
+      log,
+      trustProxy: resolved.trustProxy,
+    });
     // Before the listener closes: its WebSocket connections would otherwise hold it open.
     app.addHook('preClose', () => relay.close());
   }

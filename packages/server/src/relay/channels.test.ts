@@ -20,6 +20,8 @@ const LIMITS: ChannelLimits = {
   bufferMessages: 3,
   bufferBytes: 1000,
   bufferTtlMs: 60_000,
+  maxChannels: 1000,
+  maxBufferedBytes: 1_000_000,
 };
 const hash = (key: string): string => createHash('sha256').update(key).digest('hex');
 const DAPP_KEY = hash('dapp-key');
@@ -138,6 +140,18 @@ describe.each(stores)('channel store: %s', (_name, isAvailable, make) => {
     });
   });
 
+  it_('keeps nothing for a seat no one ever claimed: a dApp has nothing to send a wallet that never came', async () => {
+    const { uuid } = await open();
+    expect(await store.buffer({ uuid, recipient: 'wallet', now: T0, message: message(1), bytes: 10 })).toEqual({
+      kind: 'unclaimed',
+    });
+    await store.join({ uuid, role: 'wallet', keyHash: WALLET_KEY, connectionId: 'w1', now: T0 });
+    await store.leave({ uuid, role: 'wallet', connectionId: 'w1', lastSeq: 0 });
+    expect(await store.buffer({ uuid, recipient: 'wallet', now: T0, message: message(1), bytes: 10 })).toEqual({
+      kind: 'buffered',
+    });
+  });
+
   it_('drops kept messages once the buffer TTL has passed, and frees their room', async () => {
     const { uuid } = await open();
     await store.join({ uuid, role: 'wallet', keyHash: WALLET_KEY, connectionId: 'w1', now: T0 });
@@ -172,12 +186,14 @@ describe.skipIf(!isRedisAnswering)('channel store: redis keys', () => {
     const store = new RedisChannelStore({ client: redis!, keyPrefix: prefix, limits: LIMITS });
     const uuid = randomUUID();
     await store.join({ uuid, role: 'dapp', keyHash: DAPP_KEY, connectionId: 'd1', now: T0 });
+    await store.join({ uuid, role: 'wallet', keyHash: WALLET_KEY, connectionId: 'w1', now: T0 });
+    await store.leave({ uuid, role: 'wallet', connectionId: 'w1', lastSeq: 0 });
     await store.buffer({ uuid, recipient: 'wallet', now: T0, message: message(1), bytes: 4 });
     const keys = (await redis!.keys(`${prefix}relay:{${uuid}}*`)).sort();
     expect(keys).toEqual([`${prefix}relay:{${uuid}}`, `${prefix}relay:{${uuid}}:to:wallet`]);
     const ttl = await redis!.pttl(keys[0]!);
-    expect(ttl).toBeGreaterThan(590_000);
-    expect(ttl).toBeLessThanOrEqual(600_000);
+    expect(ttl).toBeGreaterThan(86_390_000);
+    expect(ttl).toBeLessThanOrEqual(86_400_000);
     expect(await redis!.pttl(keys[1]!)).toBeLessThanOrEqual(60_000);
     const fields = await redis!.hgetall(keys[0]!);
     expect(fields.dk).toBe(DAPP_KEY);
@@ -193,5 +209,72 @@ describe.skipIf(!isRedisAnswering)('channel store: redis keys', () => {
     await expect(store.buffer({ uuid, recipient: 'wallet', now: T0, message: message(1), bytes: 1 })).rejects.toThrow();
     await expect(store.expire(uuid, T0)).rejects.toThrow();
     dead.disconnect();
+  });
+});
+
+describe('channel store: memory, what one node holds', () => {
+  /** A channel whose wallet joined and left, so messages for it are kept. */
+  const pairedAway = async (store: MemoryChannelStore, uuid = randomUUID(), now = T0): Promise<string> => {
+    await store.join({ uuid, role: 'dapp', keyHash: DAPP_KEY, connectionId: `d-${uuid}`, now });
+    await store.join({ uuid, role: 'wallet', keyHash: WALLET_KEY, connectionId: `w-${uuid}`, now });
+    await store.leave({ uuid, role: 'wallet', connectionId: `w-${uuid}`, lastSeq: 0 });
+    return uuid;
+  };
+  const keep = (store: MemoryChannelStore, uuid: string, bytes: number, now = T0, seq = 1) =>
+    store.buffer({ uuid, recipient: 'wallet', now, message: message(seq), bytes });
+
+  it('refuses to create a channel past maxChannels; rejoins of the channels it holds still work; expiry frees room', async () => {
+    const store = new MemoryChannelStore({ ...LIMITS, maxChannels: 2 });
+    const first = await pairedAway(store, randomUUID());
+    const second = randomUUID();
+    await store.join({ uuid: second, role: 'dapp', keyHash: DAPP_KEY, connectionId: 'd', now: T0, expiresAt: T0 + 1000 });
+    expect(store.held()).toEqual({ channels: 2, bufferedBytes: 0 });
+    expect(await store.join({ uuid: randomUUID(), role: 'dapp', keyHash: DAPP_KEY, connectionId: 'x', now: T0 })).toEqual({
+      kind: 'capacity',
+    });
+    expect(await store.join({ uuid: first, role: 'wallet', keyHash: WALLET_KEY, connectionId: 'w2', now: T0 })).toMatchObject({
+      kind: 'joined',
+    });
+    // The second expires at T0 + 1 s: a sweep deletes it and makes room.
+    await store.sweep(T0 + 1000);
+    expect(store.held()).toEqual({ channels: 1, bufferedBytes: 0 });
+    expect(
+      await store.join({ uuid: randomUUID(), role: 'dapp', keyHash: DAPP_KEY, connectionId: 'y', now: T0 + 1000 }),
+    ).toMatchObject({
+      kind: 'joined',
+    });
+  });
+
+  it('refuses to keep a message past maxBufferedBytes for all channels together, and counts every way bytes leave', async () => {
+    const store = new MemoryChannelStore({ ...LIMITS, maxBufferedBytes: 1500 });
+    const a = await pairedAway(store);
+    const b = await pairedAway(store);
+    expect(await keep(store, a, 900)).toEqual({ kind: 'buffered' });
+    expect(await keep(store, b, 601)).toEqual({ kind: 'capacity' });
+    expect(await keep(store, b, 600, T0 + 30_000)).toEqual({ kind: 'buffered' });
+    expect(store.held()).toEqual({ channels: 2, bufferedBytes: 1500 });
+    // Handed over on a rejoin.
+    await store.join({ uuid: a, role: 'wallet', keyHash: WALLET_KEY, connectionId: 'w9', now: T0 });
+    expect(store.held().bufferedBytes).toBe(600);
+    // Dropped by the sweep once stale (B's was kept at T0 + 30 s, the TTL is 60 s).
+    await store.sweep(T0 + 89_999);
+    expect(store.held().bufferedBytes).toBe(600);
+    await store.sweep(T0 + 90_000);
+    expect(store.held().bufferedBytes).toBe(0);
+    // Deleted with its channel.
+    expect(await keep(store, b, 100, T0 + 90_000, 2)).toEqual({ kind: 'buffered' });
+    expect(await store.expire(b, T0 + 86_400_000)).toBeNull();
+    expect(store.held()).toEqual({ channels: 1, bufferedBytes: 0 });
+  });
+
+  it('sweeps a stale message kept on a paired channel nobody touches again', async () => {
+    const store = new MemoryChannelStore(LIMITS);
+    const uuid = await pairedAway(store);
+    for (const seq of [1, 2, 3]) expect(await keep(store, uuid, 100, T0, seq)).toEqual({ kind: 'buffered' });
+    await store.sweep(T0 + 60_000);
+    expect(store.held()).toEqual({ channels: 1, bufferedBytes: 0 });
+    expect(await store.join({ uuid, role: 'wallet', keyHash: WALLET_KEY, connectionId: 'w2', now: T0 + 60_000 })).toMatchObject({
+      missed: [],
+    });
   });
 });

@@ -41,6 +41,8 @@ export type JoinOutcome =
     }
   /** The slot belongs to another rejoin key. */
   | { kind: 'full' }
+  /** Creating the channel would pass `maxChannels`: nothing was created. */
+  | { kind: 'capacity' }
   /** No such channel, or it expired; for a wallet, also a channel no dApp created. */
   | { kind: 'expired' };
 
@@ -68,8 +70,12 @@ export type BufferOutcome =
   | { kind: 'buffered' }
   /** The recipient holds its slot after all: forward the message live. */
   | { kind: 'present'; epoch: number }
-  /** Keeping it would pass the count or byte bound: nothing was kept. */
+  /** Keeping it would pass the seat's count or byte bound: nothing was kept. */
   | { kind: 'full' }
+  /** Keeping it would pass `maxBufferedBytes`, all channels together: nothing was kept. */
+  | { kind: 'capacity' }
+  /** No one ever joined the recipient's seat (a wallet that never came): nothing is kept for it. */
+  | { kind: 'unclaimed' }
   /** The channel expired or never was. */
   | { kind: 'gone' };
 
@@ -80,6 +86,18 @@ export interface ChannelLimits {
   bufferMessages: number;
   bufferBytes: number;
   bufferTtlMs: number;
+  /** The most channels held at once (memory store; the Redis store bounds each channel and relies on TTLs). */
+  maxChannels: number;
+  /** The most bytes kept for absent peers, all channels together (memory store, as `maxChannels`). */
+  maxBufferedBytes: number;
+}
+
+/** What a store holds now, for the limits and the metrics. */
+export interface ChannelHoldings {
+  /** Channels, connected or not (expired ones the next sweep deletes included). */
+  channels: number;
+  /** Bytes kept for absent peers, counted as the payload limit counts them. */
+  bufferedBytes: number;
 }
 
 /**
@@ -99,12 +117,20 @@ export interface ChannelStore {
   leave(input: LeaveInput): Promise<LeaveOutcome>;
   /**
    * Keeps a message for an absent recipient, first dropping kept messages older than the buffer TTL. Keeps
-   * nothing when the recipient is present, or when the count or byte bound would be passed (no message is
-   * ever dropped to make room).
+   * nothing when the recipient is present, when its seat was never claimed, or when the count or byte bound
+   * would be passed (no message is ever dropped to make room).
    */
   buffer(input: BufferInput): Promise<BufferOutcome>;
   /** Deletes the channel if it has expired (answers null, also when it is gone already), else answers its expiry. */
   expire(uuid: string, now: number): Promise<number | null>;
+  /**
+   * Drops every kept message older than the buffer TTL and deletes every expired channel, so that what a
+   * store holds shrinks with time even on channels nobody touches again. The relay calls it on a timer.
+   * A store whose entries expire by themselves (Redis TTLs) does nothing.
+   */
+  sweep(now: number): Promise<void>;
+  /** What the store holds on this node now; null when it cannot tell cheaply (Redis). */
+  held(): ChannelHoldings | null;
   close(): Promise<void>;
 }
 

@@ -124,6 +124,37 @@ describe.skipIf(!isRedisAnswering)('relay on two nodes sharing Redis', () => {
     );
   });
 
+  it('keeps nothing in Redis for a wallet that never joined', async () => {
+    const a = await node({ redis: { url: REDIS_URL, keyPrefix: prefix } });
+    const { uuid, dappKey } = newChannel();
+    const dapp = await peer(a);
+    await join(dapp, { uuid, role: 'dapp', rejoinKey: dappKey });
+    expect((await dapp.ask('request', { uuid, nonce: b64(12), data: b64(30_000) })).error).toEqual({
+      code: 'RELAY_ENVELOPE_INVALID',
+      message: 'request: the wallet has not joined this channel; nothing is kept for it',
+    });
+    const admin = new Redis(REDIS_URL);
+    expect(await admin.exists(`${prefix}relay:{${uuid}}:to:wallet`)).toBe(0);
+    admin.disconnect();
+  });
+
+  it('caps the channels with a connection on this node (maxChannels); Redis bounds each channel by its TTLs', async () => {
+    const a = await node({ redis: { url: REDIS_URL, keyPrefix: prefix }, maxChannels: 1 });
+    const [one, two] = [newChannel(), newChannel()];
+    const first = await peer(a);
+    await join(first, { uuid: one.uuid, role: 'dapp', rejoinKey: one.dappKey });
+    const second = await peer(a);
+    expect((await second.ask('join', { uuid: two.uuid, role: 'dapp', rejoinKey: two.dappKey })).error).toEqual({
+      code: 'RELAY_RATE_LIMITED',
+      message: 'the relay holds as many channels as it may (1); try again later',
+    });
+    // A second connection of the channel it holds is no new channel.
+    expect((await (await peer(a)).ask('join', { uuid: one.uuid, role: 'wallet', rejoinKey: one.walletKey })).ok).toBe(true);
+    first.close();
+    await (await peer(a)).ask('join', { uuid: one.uuid, role: 'wallet', rejoinKey: b64(24) });
+    await settle(100);
+  });
+
   it('keeps nodes on different key prefixes apart', async () => {
     const a = await node({ redis: { url: REDIS_URL, keyPrefix: `${prefix}one:` } });
     const b = await node({ redis: { url: REDIS_URL, keyPrefix: `${prefix}two:` } });
@@ -202,6 +233,42 @@ describe.skipIf(!isRedisAnswering)('relay when Redis goes away', () => {
       }
       expect(answer.ok).toBe(true);
     } finally {
+      await Promise.all([...servers].map((s) => s.close()));
+      servers.clear();
+      await proxy.close();
+    }
+  });
+
+  it('refuses a message for a peer on another node when the publish fails, rather than acking it and losing it', async () => {
+    const proxy = await redisProxy();
+    let isCut = false;
+    try {
+      const a = await node({ redis: { url: proxy.url, keyPrefix: prefix, commandTimeoutMs: 300 } });
+      const b = await node({ redis: { url: REDIS_URL, keyPrefix: prefix } });
+      const { uuid, dappKey, walletKey } = newChannel();
+      const dapp = await peer(a);
+      const wallet = await peer(b);
+      await join(dapp, { uuid, role: 'dapp', rejoinKey: dappKey });
+      await join(wallet, { uuid, role: 'wallet', rejoinKey: walletKey });
+      await dapp.next('peer_joined');
+      expect(await dapp.ask('request', { uuid, nonce: b64(12), data: b64(10) })).toEqual({ ok: true, seq: 1 });
+      expect((await wallet.next('request')).seq).toBe(1);
+
+      await proxy.cut();
+      isCut = true;
+      await settle(100);
+      expect(await dapp.ask('request', { uuid, nonce: b64(12), data: b64(10) })).toEqual({
+        ok: false,
+        error: { code: 'STORE_UNAVAILABLE', message: 'The session store could not answer.' },
+      });
+      // Without an ack the refusal comes as relay_error.
+      dapp.tell('request', { uuid, nonce: b64(12), data: b64(10) });
+      expect((await dapp.next('relay_error')).error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      await settle();
+      expect(wallet.received.filter((r) => r.event === 'request')).toHaveLength(1);
+    } finally {
+      // A node closes its Redis clients cleanly only when Redis answers.
+      if (isCut) await proxy.restore();
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       await proxy.close();

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '@latchkey/core';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ChannelHoldings } from './channels.js';
 import type { MessageEvent } from './envelope.js';
 
 /** Refusal codes the relay answers with: a bounded label set. */
@@ -40,8 +41,33 @@ export class RelayMetrics {
   readonly #refused: Counter<'code'>;
   readonly #expired: Counter;
 
-  constructor(options: { registry: Registry; channelsOpen(): number; connections(): number }) {
+  constructor(options: {
+    registry: Registry;
+    channelsOpen(): number;
+    connections(): number;
+    /** What the channel store holds, when it can tell (channels in memory). */
+    held?: () => ChannelHoldings | null;
+  }) {
     const registers = [options.registry];
+    const { held } = options;
+    if (held) {
+      new Gauge({
+        name: 'latchkey_relay_channels_held',
+        help: 'Relay channels this node holds in memory, connected or not (at most maxChannels).',
+        registers,
+        collect() {
+          this.set(held()?.channels ?? 0);
+        },
+      });
+      new Gauge({
+        name: 'latchkey_relay_buffered_bytes',
+        help: 'Bytes this node keeps in memory for relay peers that are away (at most maxBufferedBytes).',
+        registers,
+        collect() {
+          this.set(held()?.bufferedBytes ?? 0);
+        },
+      });
+    }
     new Gauge({
       name: 'latchkey_relay_channels_open',
       help: 'Relay channels with at least one peer connected to this node.',

@@ -3,10 +3,11 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { ChannelLimits, ChannelStore } from './channels.js';
+import type { TrustedProxies } from './client-address.js';
 import { MemoryChannelStore } from './memory-channels.js';
 import type { ResolvedRelayOptions } from './options.js';
 import { RedisChannelStore } from './redis-channels.js';
-import { Relay, type RelayLog } from './relay.js';
+import { type PublishWatch, Relay, type RelayLog } from './relay.js';
 
 /** Log a Redis connection error at most this often per client: a Redis that is down fails every retry. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -18,8 +19,8 @@ export interface MountedRelay {
 }
 
 function limitsOf(options: ResolvedRelayOptions): ChannelLimits {
-  const { joinWindowMs, pairedTtlMs, bufferMessages, bufferBytes, bufferTtlMs } = options;
-  return { joinWindowMs, pairedTtlMs, bufferMessages, bufferBytes, bufferTtlMs };
+  const { joinWindowMs, pairedTtlMs, bufferMessages, bufferBytes, bufferTtlMs, maxChannels, maxBufferedBytes } = options;
+  return { joinWindowMs, pairedTtlMs, bufferMessages, bufferBytes, bufferTtlMs, maxChannels, maxBufferedBytes };
 }
 
 /**
@@ -32,6 +33,8 @@ export async function mountRelay(options: {
   relay: ResolvedRelayOptions;
   registry: Registry;
   log: RelayLog;
+  /** The server's `trustProxy`, so the per-address limits count the client the HTTP routes see. */
+  trustProxy?: TrustedProxies;
 }): Promise<MountedRelay> {
   const { relay: settings, log } = options;
   if (!settings.redis) {
@@ -42,7 +45,8 @@ export async function mountRelay(options: {
   const common: RedisOptions = { lazyConnect: true, connectTimeout: commandTimeoutMs, maxRetriesPerRequest: 1 };
   // Commands never wait for a reconnect: a join or a kept message fails at once (STORE_UNAVAILABLE).
   const command = new Redis(url, { ...common, enableOfflineQueue: false, commandTimeout: commandTimeoutMs });
-  const pub = new Redis(url, { ...common, enableOfflineQueue: false });
+  // A publish that hangs is refused like one that fails: the sender's ack waits for it.
+  const pub = new Redis(url, { ...common, enableOfflineQueue: false, commandTimeout: commandTimeoutMs });
   // The subscriber re-subscribes by itself after a reconnect.
   const sub = new Redis(url, { lazyConnect: true, connectTimeout: commandTimeoutMs });
   const clients = [command, pub, sub];
@@ -58,13 +62,26 @@ export async function mountRelay(options: {
       log.error({ client: name, cause: error.message }, 'relay Redis connection failed');
     });
   }
-  // The adapter publishes without awaiting; a rejected publish (Redis down) must not become an unhandled rejection.
+  // The adapter publishes without awaiting; a rejected publish (Redis down) must not become an unhandled
+  // rejection. The relay still learns of it: an emit it watches hands it the publish it made.
   const publish = pub.publish.bind(pub);
+  let watched: Promise<unknown>[] | null = null;
   pub.publish = ((...args: Parameters<typeof publish>) => {
     const sent = publish(...args);
     sent.catch(() => {});
+    watched?.push(sent);
     return sent;
   }) as typeof pub.publish;
+  const publishing: PublishWatch = (send) => {
+    const made: Promise<unknown>[] = [];
+    watched = made;
+    try {
+      send();
+    } finally {
+      watched = null;
+    }
+    return made.length === 0 ? null : made.length === 1 ? made[0]! : Promise.all(made);
+  };
   try {
     await Promise.all(clients.map((c) => c.connect()));
   } catch (error) {
@@ -72,7 +89,7 @@ export async function mountRelay(options: {
     throw error;
   }
   const store: ChannelStore = new RedisChannelStore({ client: command, keyPrefix, limits: limitsOf(settings) });
-  const relay = new Relay({ ...options, store, adapter: createAdapter(pub, sub, { key: `${keyPrefix}relay` }) });
+  const relay = new Relay({ ...options, store, adapter: createAdapter(pub, sub, { key: `${keyPrefix}relay` }), publishing });
   return {
     relay,
     async close(): Promise<void> {

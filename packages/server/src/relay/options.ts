@@ -20,7 +20,7 @@ export interface RelayOptions {
    * connection before it is read. 16384-1048576 (the connect protocol counts on 16384), default 65536.
    */
   maxPayloadBytes?: number;
-  /** Messages kept for a peer that is away; past it a sender gets `RELAY_BUFFER_FULL`. 0-10000 (0: none), default 100. */
+  /** Messages kept for a peer that is away; past it a sender gets `RELAY_RATE_LIMITED`. 0-10000 (0: none), default 100. */
   bufferMessages?: number;
   /** Bytes (as `maxPayloadBytes` counts them) kept for a peer that is away. At least `maxPayloadBytes`; default 1048576. */
   bufferBytes?: number;
@@ -28,6 +28,30 @@ export interface RelayOptions {
   bufferTtlSeconds?: number;
   /** Per connection, every event: a bucket of `burst` tokens refilled at `perSecond`. `perSecond: 0` turns it off. Default 20/s, burst 60. */
   rateLimit?: { perSecond?: number; burst?: number };
+  /**
+   * The most channels this node holds; a dApp's join that would open one more is refused
+   * (`RELAY_RATE_LIMITED`) until some expire. In memory: every live channel, connected or not. On Redis:
+   * the channels with a connection on this node (Redis bounds each channel by its TTLs). 1-10000000,
+   * default 10000.
+   */
+  maxChannels?: number;
+  /**
+   * Bytes (as `maxPayloadBytes` counts them) kept for absent peers on all channels together; past it a
+   * message for an absent peer is refused (`RELAY_RATE_LIMITED`). Channels in memory only (on Redis each
+   * seat's `bufferBytes` and TTLs bound it). At least `bufferBytes`, at most 16 GiB; default 64 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Open connections (engine.io, before any join) from one client address: an IPv4 address, an IPv6 /64,
+   * as the server's `trustProxy` reports it. One more is refused at the handshake (HTTP 403). Per node.
+   * 0 turns it off; 0-1000000, default 64.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Joins from one client address per minute (fixed windows aligned to the epoch), every connection
+   * together; past it `RELAY_RATE_LIMITED`. Per node. 0 turns it off; 0-1000000, default 120.
+   */
+  joinsPerMinutePerAddress?: number;
   /**
    * Share channels between relay nodes: channel state and buffers in Redis, events through the socket.io
    * Redis adapter. Default: none, channels live in this process (one node).
@@ -53,6 +77,12 @@ export interface ResolvedRelayOptions {
   readonly bufferTtlMs: number;
   /** `null`: no rate limit. */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | null;
+  readonly maxChannels: number;
+  readonly maxBufferedBytes: number;
+  /** 0: no limit. */
+  readonly maxConnectionsPerAddress: number;
+  /** 0: no limit. */
+  readonly joinsPerMinutePerAddress: number;
   readonly redis: { readonly url: string; readonly keyPrefix: string; readonly commandTimeoutMs: number } | null;
   readonly scheduler: RelayScheduler;
 }
@@ -64,6 +94,10 @@ export const RELAY_NAMESPACE = '/connect';
 export const PACKET_OVERHEAD_BYTES = 4096;
 /** A connection that has not joined a channel this long after connecting is closed. */
 export const JOIN_TIMEOUT_MS = 30_000;
+/** `joinsPerMinutePerAddress` counts in fixed windows of this length, aligned to the epoch. */
+export const JOIN_COUNT_WINDOW_MS = 60_000;
+/** How often the relay asks its channel store to drop stale kept messages and expired channels. */
+export const SWEEP_INTERVAL_MS = 10_000;
 
 const DEFAULTS = {
   channelTtlSeconds: 600,
@@ -73,6 +107,10 @@ const DEFAULTS = {
   bufferBytes: 1_048_576,
   bufferTtlSeconds: 300,
   rateLimit: { perSecond: 20, burst: 60 },
+  maxChannels: 10_000,
+  maxBufferedBytes: 64 * 1_048_576,
+  maxConnectionsPerAddress: 64,
+  joinsPerMinutePerAddress: 120,
   keyPrefix: 'lk:',
   commandTimeoutMs: 1000,
 } as const;
@@ -95,6 +133,14 @@ export function resolveRelayOptions(options: RelayOptions | false | undefined): 
   const maxPayloadBytes = whole('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 16_384, 1_048_576);
   const bufferBytes = whole('bufferBytes', options.bufferBytes, DEFAULTS.bufferBytes, 0, 64 * 1_048_576);
   if (bufferBytes < maxPayloadBytes) invalid('bufferBytes', `at least maxPayloadBytes (${maxPayloadBytes})`);
+  const maxBufferedBytes = whole(
+    'maxBufferedBytes',
+    options.maxBufferedBytes,
+    DEFAULTS.maxBufferedBytes,
+    0,
+    16 * 1024 * 1_048_576,
+  );
+  if (maxBufferedBytes < bufferBytes) invalid('maxBufferedBytes', `at least bufferBytes (${bufferBytes})`);
   const limit = options.rateLimit ?? {};
   if (typeof limit !== 'object' || limit === null) invalid('rateLimit', 'an object { perSecond, burst }');
   const perSecond = whole('rateLimit.perSecond', limit.perSecond, DEFAULTS.rateLimit.perSecond, 0, 1_000_000);
@@ -125,6 +171,22 @@ export function resolveRelayOptions(options: RelayOptions | false | undefined): 
     bufferBytes,
     bufferTtlMs: whole('bufferTtlSeconds', options.bufferTtlSeconds, DEFAULTS.bufferTtlSeconds, 1, 86_400) * 1000,
     rateLimit: perSecond === 0 ? null : Object.freeze({ perSecond, burst }),
+    maxChannels: whole('maxChannels', options.maxChannels, DEFAULTS.maxChannels, 1, 10_000_000),
+    maxBufferedBytes,
+    maxConnectionsPerAddress: whole(
+      'maxConnectionsPerAddress',
+      options.maxConnectionsPerAddress,
+      DEFAULTS.maxConnectionsPerAddress,
+      0,
+      1_000_000,
+    ),
+    joinsPerMinutePerAddress: whole(
+      'joinsPerMinutePerAddress',
+      options.joinsPerMinutePerAddress,
+      DEFAULTS.joinsPerMinutePerAddress,
+      0,
+      1_000_000,
+    ),
     redis,
     scheduler,
   });

@@ -40,7 +40,9 @@ const buffer = new Script(BUFFER);
 const expire = new Script(EXPIRE);
 
 /**
- * Channels in Redis, shared by every relay node on the same key prefix. The client is the caller's and is
+ * Channels in Redis, shared by every relay node on the same key prefix. Each channel is bounded as in
+ * memory (per seat, by count, bytes and TTL); `maxChannels` and `maxBufferedBytes` are not counted here
+ * (the relay bounds the channels with a connection on its node). The client is the caller's and is
  * left open by `close`; it should not queue commands while disconnected (`enableOfflineQueue: false`) and
  * should time out (`commandTimeout`), so that a Redis that is down makes every method reject at once.
  */
@@ -132,6 +134,8 @@ export class RedisChannelStore implements ChannelStore {
         return { kind: 'present', epoch: Number(reply[1]) };
       case 'full':
         return { kind: 'full' };
+      case 'unclaimed':
+        return { kind: 'unclaimed' };
       default:
         return { kind: 'gone' };
     }
@@ -142,6 +146,14 @@ export class RedisChannelStore implements ChannelStore {
     const reply = (await expire.run(this.#client, [key, `${key}:to:dapp`, `${key}:to:wallet`], [String(now)])) as unknown;
     const expiresAt = Number(reply);
     return expiresAt > 0 ? expiresAt : null;
+  }
+
+  /** Nothing to do: a channel's hash and its buffers carry TTLs, and a buffer's stale head is dropped on its next write. */
+  async sweep(): Promise<void> {}
+
+  /** Unknown here: counting would mean scanning keys that every node shares. */
+  held(): null {
+    return null;
   }
 
   async close(): Promise<void> {}

@@ -97,7 +97,8 @@ return {1, epoch}
 /**
  * KEYS: channel, the recipient's buffer. ARGV: 1 recipient d|w, 2 now, 3 buffer cutoff, 4 max count,
  * 5 max bytes, 6 seq, 7 bytes, 8 entry, 9 buffer TTL ms.
- * Answers {'gone'} | {'present', epoch} | {'full'} | {'buffered'}.
+ * Answers {'gone'} | {'present', epoch} | {'unclaimed'} (no rejoin key hash: nobody ever joined the seat)
+ * | {'full'} | {'buffered'}.
  */
 export const BUFFER = `
 local h, buf, r = KEYS[1], KEYS[2], ARGV[1]
@@ -106,6 +107,7 @@ local exp = redis.call('HGET', h, 'exp')
 if not exp or tonumber(exp) <= now then return {'gone'} end
 local conn = redis.call('HGET', h, r .. 'c')
 if conn and conn ~= '' then return {'present', redis.call('HGET', h, r .. 'v')} end
+if not redis.call('HGET', h, r .. 'k') then return {'unclaimed'} end
 local bytes = tonumber(redis.call('HGET', h, r .. 'b'))
 local cutoff = tonumber(ARGV[3])
 while true do

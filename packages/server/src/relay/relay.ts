@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { ERROR_CODES } from '@latchkey/core';
 import type { Registry } from 'prom-client';
 import { type Namespace, Server, type ServerOptions, type Socket } from 'socket.io';
+import { rateKey } from '../http/rate-limit.js';
 import type { ChannelStore, JoinOutcome, Presence } from './channels.js';
+import { clientAddressOf, type TrustedProxies, trustOf } from './client-address.js';
 import {
   type Envelope,
   type MessageEvent,
@@ -17,7 +19,15 @@ import {
   sequenced,
 } from './envelope.js';
 import { RelayMetrics, type RelayRefusal } from './metrics.js';
-import { JOIN_TIMEOUT_MS, PACKET_OVERHEAD_BYTES, RELAY_NAMESPACE, RELAY_PATH, type ResolvedRelayOptions } from './options.js';
+import {
+  JOIN_COUNT_WINDOW_MS,
+  JOIN_TIMEOUT_MS,
+  PACKET_OVERHEAD_BYTES,
+  RELAY_NAMESPACE,
+  RELAY_PATH,
+  type ResolvedRelayOptions,
+  SWEEP_INTERVAL_MS,
+} from './options.js';
 import type { ScheduledTask } from './scheduler.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -30,9 +40,25 @@ export interface RelayLog {
 
 type Ack = (answer: unknown) => void;
 
+/**
+ * Runs `send` (an emit to a room) and answers the promise of the cross-node publish it made, null when it
+ * made none. With channels shared through Redis, a message for a peer on another node is acked only once
+ * Redis took it.
+ */
+export type PublishWatch = (send: () => void) => Promise<unknown> | null;
+
+/** What the relay uses of an engine.io connection (before any namespace). */
+interface Transport {
+  readonly request: IncomingMessage;
+  once(event: 'close', listener: () => void): unknown;
+  close(): void;
+}
+
 /** One client connection to the relay namespace. */
 interface Connection {
   readonly socket: Socket;
+  /** What the per-address limits count it as: its address (an IPv6 one by its /64). */
+  readonly address: string;
   readonly bucket: TokenBucket | null;
   channel: LocalChannel | null;
   role: Role | null;
@@ -75,6 +101,14 @@ export class Relay {
   readonly #pending = new Set<Promise<unknown>>();
   /** Other nodes share the channels (an adapter was given): they hear of presence changes. */
   readonly #isShared: boolean;
+  readonly #publishing: PublishWatch | null;
+  readonly #isTrusted: (address: string, hop: number) => boolean;
+  /** Open engine.io connections by client address. */
+  readonly #transportsByAddress = new Map<string, number>();
+  /** Joins by client address in the current window (`JOIN_COUNT_WINDOW_MS`, aligned to the epoch). */
+  #joinsByAddress = new Map<string, number>();
+  #joinWindow = Number.NaN;
+  #sweepTask: ScheduledTask | null = null;
   #connections = 0;
   #isClosed = false;
 
@@ -85,15 +119,22 @@ export class Relay {
     log: RelayLog;
     registry: Registry;
     adapter?: ServerOptions['adapter'];
+    /** With `adapter`: how to learn whether a cross-node publish went through. */
+    publishing?: PublishWatch;
+    /** The server's `trustProxy`: whose `X-Forwarded-For` names the client. Default: nobody's. */
+    trustProxy?: TrustedProxies;
   }) {
     this.#options = options.relay;
     this.#store = options.store;
     this.#log = options.log;
     this.#isShared = options.adapter !== undefined;
+    this.#publishing = options.publishing ?? null;
+    this.#isTrusted = trustOf(options.trustProxy ?? false);
     this.#metrics = new RelayMetrics({
       registry: options.registry,
       channelsOpen: () => this.#channels.size,
       connections: () => this.#connections,
+      ...(options.store.held() ? { held: () => options.store.held() } : {}),
     });
     this.io = new Server(options.httpServer, {
       path: RELAY_PATH,
@@ -102,18 +143,22 @@ export class Relay {
       // The relay reads no cookie and no credential: a channel's UUID is its only capability, and what it
       // carries is end-to-end encrypted. A page on any origin may reach it, as it could over WebSocket anyway.
       cors: { origin: '*', credentials: false },
+      allowRequest: (request, answer) => answer(null, this.#admits(request)),
       ...(options.adapter ? { adapter: options.adapter } : {}),
     });
+    this.io.engine.on('connection', (transport: Transport) => this.#onTransport(transport));
     this.io.use((_socket, next) => next(new Error(`the relay namespace is ${RELAY_NAMESPACE}`)));
     this.#nsp = this.io.of(RELAY_NAMESPACE);
     this.#nsp.on('connection', (socket: Socket) => this.#onConnection(socket));
     this.#nsp.on(PRESENCE_EVENT, (...args: unknown[]) => this.#onPresenceNotice(args));
+    this.#scheduleSweep();
   }
 
   /** Disconnects this node's relay connections, waits for their slots to be freed, and stops. */
   async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#sweepTask?.cancel();
     for (const channel of this.#channels.values()) channel.timer?.cancel();
     this.#nsp.local.disconnectSockets(true);
     await Promise.allSettled([...this.#pending]);
@@ -130,6 +175,63 @@ export class Relay {
     this.#pending.add(tracked);
   }
 
+  /** Asks the store to give back what its TTLs no longer keep, every `SWEEP_INTERVAL_MS`. */
+  #scheduleSweep(): void {
+    const { scheduler } = this.#options;
+    this.#sweepTask = scheduler.at(scheduler.now() + SWEEP_INTERVAL_MS, () => {
+      if (this.#isClosed) return;
+      this.#track(this.#store.sweep(scheduler.now()));
+      this.#scheduleSweep();
+    });
+  }
+
+  /** What the per-address limits count a request as: its client address, an IPv6 one by its /64. */
+  #addressOf(request: IncomingMessage): string {
+    return rateKey(clientAddressOf(request, this.#isTrusted));
+  }
+
+  /** At an engine.io handshake: whether the client's address may open one more connection. */
+  #admits(request: IncomingMessage): boolean {
+    const max = this.#options.maxConnectionsPerAddress;
+    if (max === 0 || (this.#transportsByAddress.get(this.#addressOf(request)) ?? 0) < max) return true;
+    this.#metrics.refused('RELAY_RATE_LIMITED');
+    this.#log.debug({ code: 'RELAY_RATE_LIMITED' }, 'relay refused a connection: too many from its address');
+    return false;
+  }
+
+  /** Counts an engine.io connection against its address until it closes (one past the limit is closed). */
+  #onTransport(transport: Transport): void {
+    const max = this.#options.maxConnectionsPerAddress;
+    if (max === 0) return;
+    const address = this.#addressOf(transport.request);
+    const count = (this.#transportsByAddress.get(address) ?? 0) + 1;
+    this.#transportsByAddress.set(address, count);
+    transport.once('close', () => {
+      const left = (this.#transportsByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#transportsByAddress.set(address, left);
+      else this.#transportsByAddress.delete(address);
+    });
+    // Handshakes that raced past `allowRequest` together.
+    if (count > max) transport.close();
+  }
+
+  /** Counts a join against its address; answers the refusal's message past the limit, else null. */
+  #overJoinLimit(conn: Connection): string | null {
+    const max = this.#options.joinsPerMinutePerAddress;
+    if (max === 0) return null;
+    const now = this.#options.scheduler.now();
+    const window = Math.floor(now / JOIN_COUNT_WINDOW_MS);
+    if (window !== this.#joinWindow) {
+      this.#joinWindow = window;
+      this.#joinsByAddress = new Map();
+    }
+    const count = (this.#joinsByAddress.get(conn.address) ?? 0) + 1;
+    this.#joinsByAddress.set(conn.address, count);
+    if (count <= max) return null;
+    const seconds = Math.max(1, Math.ceil(((window + 1) * JOIN_COUNT_WINDOW_MS - now) / 1000));
+    return `too many joins from this address (${max} a minute); try again in ${seconds} s`;
+  }
+
   #onConnection(socket: Socket): void {
     if (this.#isClosed) {
       socket.disconnect(true);
@@ -138,6 +240,7 @@ export class Relay {
     const { rateLimit, scheduler } = this.#options;
     const conn: Connection = {
       socket,
+      address: this.#addressOf(socket.request),
       bucket: rateLimit ? new TokenBucket({ ...rateLimit, now: scheduler.now() }) : null,
       channel: null,
       role: null,
@@ -171,12 +274,22 @@ export class Relay {
     else conn.socket.emit('relay_error', { event: event.slice(0, 64), error });
   }
 
+  #refuseCapacity(conn: Connection, ack: Ack | undefined): void {
+    const message = `the relay holds as many channels as it may (${this.#options.maxChannels}); try again later`;
+    this.#refuse(conn, 'join', ack, 'RELAY_RATE_LIMITED', message);
+  }
+
   async #join(conn: Connection, payload: unknown, ack: Ack | undefined): Promise<void> {
     const parsed = parseJoin(payload);
     if (!parsed.ok) return this.#refuse(conn, 'join', ack, parsed.code, parsed.message);
     if (conn.channel || conn.isJoining)
       return this.#refuse(conn, 'join', ack, 'RELAY_ENVELOPE_INVALID', 'join: this connection already joined a channel');
+    const overLimit = this.#overJoinLimit(conn);
+    if (overLimit !== null) return this.#refuse(conn, 'join', ack, 'RELAY_RATE_LIMITED', overLimit);
     const { uuid, role, rejoinKey, expiresAt, lastSeq } = parsed.value;
+    const { maxChannels } = this.#options;
+    // What this node holds for its connections; a memory store also counts the channels nobody is connected to.
+    if (this.#channels.size >= maxChannels && !this.#channels.has(uuid)) return this.#refuseCapacity(conn, ack);
     const { socket } = conn;
     conn.isJoining = true;
     let outcome: JoinOutcome;
@@ -198,6 +311,7 @@ export class Relay {
     conn.isJoining = false;
     if (outcome.kind === 'expired') return this.#refuse(conn, 'join', ack, 'CONNECT_CHANNEL_EXPIRED');
     if (outcome.kind === 'full') return this.#refuse(conn, 'join', ack, 'CONNECT_CHANNEL_FULL');
+    if (outcome.kind === 'capacity') return this.#refuseCapacity(conn, ack);
     if (!socket.connected) {
       // It left while the store worked: free the slot it was just given.
       return this.#leave(uuid, role, socket.id, outcome.seqBase);
@@ -252,12 +366,46 @@ export class Relay {
     const out = sequenced(envelope, conn.sendSeq);
     const recipient = PEER[role];
     if (channel.presence[recipient].isConnected) {
+      this.#send(conn, channel, recipient, event, out, ack);
+      return;
+    }
+    this.#track(this.#keep(conn, channel, event, envelope, out, ack));
+  }
+
+  /**
+   * Forwards to the recipient, connected here or on another node. A peer on another node gets it through
+   * Redis: if that publish fails, the message did not go, and the sender is refused (STORE_UNAVAILABLE)
+   * instead of acked.
+   */
+  #send(
+    conn: Connection,
+    channel: LocalChannel,
+    recipient: Role,
+    event: MessageEvent,
+    out: SequencedEnvelope,
+    ack: Ack | undefined,
+  ): void {
+    const emit = (): void => {
       conn.socket.to(channel.uuid).emit(event, out);
+    };
+    let published: Promise<unknown> | null = null;
+    if (channel.local[recipient] === null && this.#publishing) published = this.#publishing(emit);
+    else emit();
+    if (published === null) {
       this.#metrics.forwarded(event);
       ack?.({ ok: true, seq: out.seq });
       return;
     }
-    this.#track(this.#keep(conn, channel, event, envelope, out, ack));
+    published.then(
+      () => {
+        this.#metrics.forwarded(event);
+        ack?.({ ok: true, seq: out.seq });
+      },
+      (error: unknown) => {
+        this.#log.warn({ cause: String(error) }, 'relay Redis publish failed (forward)');
+        this.#refuse(conn, event, ack, 'STORE_UNAVAILABLE');
+      },
+    );
   }
 
   /** A message's checks before it goes anywhere: its envelope, then whether this connection may send it. */
@@ -303,9 +451,7 @@ export class Relay {
     switch (outcome.kind) {
       case 'present':
         setPresence(channel, recipient, { isConnected: true, epoch: outcome.epoch });
-        conn.socket.to(channel.uuid).emit(event, out);
-        this.#metrics.forwarded(event);
-        ack?.({ ok: true, seq: out.seq });
+        this.#send(conn, channel, recipient, event, out, ack);
         return;
       case 'buffered':
         this.#metrics.buffered(event);
@@ -315,6 +461,14 @@ export class Relay {
         const { bufferMessages, bufferBytes } = this.#options;
         const message = `the ${recipient} is away and its buffer is full (${bufferMessages} messages, ${bufferBytes} bytes); try again later`;
         return this.#refuse(conn, event, ack, 'RELAY_RATE_LIMITED', message);
+      }
+      case 'capacity': {
+        const message = `the ${recipient} is away and the relay's buffers are full (${this.#options.maxBufferedBytes} bytes for every channel); try again later`;
+        return this.#refuse(conn, event, ack, 'RELAY_RATE_LIMITED', message);
+      }
+      case 'unclaimed': {
+        const message = `${event}: the ${recipient} has not joined this channel; nothing is kept for it`;
+        return this.#refuse(conn, event, ack, 'RELAY_ENVELOPE_INVALID', message);
       }
       case 'gone':
         this.#refuse(conn, event, ack, 'CONNECT_CHANNEL_EXPIRED');

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
+import type { ServerOptions } from '../../src/http/options.js';
 import { ManualScheduler, type RelayOptions } from '../../src/relay/index.js';
 import { startFixture } from '../http/index.js';
 
@@ -42,14 +43,22 @@ export function newChannel(): { uuid: string; dappKey: string; walletKey: string
   return { uuid: randomUUID(), dappKey: b64(24), walletKey: b64(24) };
 }
 
-/** Connects a peer over WebSocket (polling off, so the tests exercise the transport real clients use). */
-export async function connectPeer(url: string, options: { timeoutMs?: number } = {}): Promise<RelayPeer> {
+/**
+ * Connects a peer over WebSocket (polling off, so the tests exercise the transport real clients use).
+ * `headers` go on the WebSocket upgrade request (`X-Forwarded-For`, as a proxy in front would set it).
+ * Rejects with the `connect_error` when the relay refuses the connection.
+ */
+export async function connectPeer(
+  url: string,
+  options: { timeoutMs?: number; headers?: Record<string, string> } = {},
+): Promise<RelayPeer> {
   const socket = io(`${url}/connect`, {
     path: '/v1/relay',
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,
     timeout: options.timeoutMs ?? 5000,
+    ...(options.headers ? { extraHeaders: options.headers } : {}),
   });
   const received: RelayPeer['received'] = [];
   const taken = new Map<string, number>();
@@ -65,7 +74,10 @@ export async function connectPeer(url: string, options: { timeoutMs?: number } =
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
-    socket.once('connect_error', reject);
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
   });
 
   const waitFor = <T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
@@ -130,9 +142,18 @@ export interface RelayServer {
   close(): Promise<void>;
 }
 
-/** A Latchkey server (memory store) with the relay on, listening on 127.0.0.1 on a free port. */
-export async function startRelayServer(relay: RelayOptions, options: { logger?: Logger } = {}): Promise<RelayServer> {
-  const { app } = await startFixture({ server: { relay }, ...(options.logger ? { logger: options.logger } : {}) });
+/**
+ * A Latchkey server (memory store) with the relay on, listening on 127.0.0.1 on a free port; `server` adds
+ * server options (`trustProxy`).
+ */
+export async function startRelayServer(
+  relay: RelayOptions,
+  options: { logger?: Logger; server?: Partial<ServerOptions> } = {},
+): Promise<RelayServer> {
+  const { app } = await startFixture({
+    server: { ...options.server, relay },
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
@@ -147,20 +168,24 @@ export interface RelayFixture {
   server: RelayServer;
   /** The relay's time: `set`/`advance` it to reach expiries and refill rate limits. */
   time: ManualScheduler;
-  /** A new connected peer, closed with the fixture. */
-  peer(): Promise<RelayPeer>;
+  /** A new connected peer, closed with the fixture; `headers` on its upgrade request. */
+  peer(options?: { headers?: Record<string, string> }): Promise<RelayPeer>;
   /** A fresh channel with its dApp and wallet joined (the dApp has seen `peer_joined`). */
   paired(): Promise<{ uuid: string; dappKey: string; walletKey: string; dapp: RelayPeer; wallet: RelayPeer }>;
   close(): Promise<void>;
 }
 
-/** A relay server on a ManualScheduler at `start`, with helpers that track what they open. */
-export async function relayFixture(options: RelayOptions = {}, start = Date.UTC(2026, 0, 1, 12)): Promise<RelayFixture> {
+/** A relay server on a ManualScheduler at `start`, with helpers that track what they open; `server` adds server options. */
+export async function relayFixture(
+  options: RelayOptions = {},
+  start = Date.UTC(2026, 0, 1, 12),
+  extra: { server?: Partial<ServerOptions> } = {},
+): Promise<RelayFixture> {
   const time = new ManualScheduler(start);
-  const server = await startRelayServer({ scheduler: time, ...options });
+  const server = await startRelayServer({ scheduler: time, ...options }, extra);
   const peers = new Set<RelayPeer>();
-  const peer = async (): Promise<RelayPeer> => {
-    const p = await connectPeer(server.url);
+  const peer = async (peerOptions: { headers?: Record<string, string> } = {}): Promise<RelayPeer> => {
+    const p = await connectPeer(server.url, peerOptions);
     peers.add(p);
     return p;
   };
