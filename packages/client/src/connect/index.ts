@@ -7,6 +7,7 @@ export {
   ConnectError,
   type ConnectErrorCode,
   type ConnectMethod,
+  type DecodedSignRequest,
   decodeSolanaSignMessageResult,
   isConnectError,
   solanaSignMessageParams,
@@ -23,6 +24,7 @@ export {
 export { type ConnectQr, renderConnectQr } from './qr.js';
 export type { ConnectRole, RelayTransportOptions } from './relay-link.js';
 export { type ConnectSigner, type EthereumConnectSigner, ethereumSigner, type SolanaConnectSigner } from './signers.js';
+export type { MessageSummary, SignRequestSummary, TransactionSummary, TypedDataSummary } from './summary.js';
 export {
   ConnectWallet,
   type ConnectWalletEvents,

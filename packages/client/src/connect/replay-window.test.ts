@@ -22,6 +22,14 @@ describe('ReplayWindow', () => {
     expect(code(() => w.admit('d', T + 60_001, T))).toBe('CONNECT_REQUEST_STALE');
   });
 
+  it('checks the time alone with the same edges, for a request that waited its turn', () => {
+    const w = new ReplayWindow(60_000);
+    w.admit('a', T, T);
+    expect(code(() => w.checkFresh('a', T, T + 60_000))).toBe('admitted');
+    expect(code(() => w.checkFresh('a', T, T + 60_001))).toBe('CONNECT_REQUEST_STALE');
+    expect(code(() => w.admit('a', T, T + 60_000))).toBe('CONNECT_REQUEST_REPLAYED'); // still remembered while fresh
+  });
+
   it('refuses an id it has seen, with the request id on the error', () => {
     const w = new ReplayWindow(60_000);
     w.admit('a', T, T);

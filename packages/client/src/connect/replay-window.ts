@@ -20,10 +20,19 @@ export class ReplayWindow {
    */
   admit(id: string, timestamp: number, now: number): void {
     this.#prune(now);
-    if (Math.abs(now - timestamp) > this.#windowMs)
-      throw new ConnectError('CONNECT_REQUEST_STALE', { requestId: id, field: 'timestamp' });
+    this.checkFresh(id, timestamp, now);
     if (this.#seen.has(id)) throw new ConnectError('CONNECT_REQUEST_REPLAYED', { requestId: id, field: 'id' });
     this.#seen.set(id, timestamp);
+  }
+
+  /**
+   * The time check alone, with the same edges, for a request admitted earlier that waited (for its turn
+   * with the user). Its id stays remembered for as long as this check can pass, so a copy still cannot pass.
+   * @throws ConnectError `CONNECT_REQUEST_STALE`, carrying `requestId`.
+   */
+  checkFresh(id: string, timestamp: number, now: number): void {
+    if (Math.abs(now - timestamp) > this.#windowMs)
+      throw new ConnectError('CONNECT_REQUEST_STALE', { requestId: id, field: 'timestamp' });
   }
 
   /** How many ids are remembered now. */

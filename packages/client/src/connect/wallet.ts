@@ -4,7 +4,7 @@ import {
   ConnectError,
   type ConnectMethod,
   createSessionToken,
-  decodeSignRequestParams,
+  type DecodedSignRequest,
   decryptConnectPayload,
   deriveChannelKey,
   encryptConnectPayload,
@@ -17,13 +17,15 @@ import {
   sessionTokenAccount,
   verifySessionToken,
 } from '@latchkey/protocol/connect';
-import { getAddress } from 'viem';
+import { getAddress, isAddress } from 'viem';
 import { type ConnectClock, systemClock } from './clock.js';
+import { decodeWalletRequest } from './decode.js';
 import { TypedEmitter } from './emitter.js';
 import { canServe, executeSignRequest, toConnectError } from './execute.js';
 import { RelayLink, type RelayTransportOptions } from './relay-link.js';
 import { ReplayWindow } from './replay-window.js';
 import type { ConnectSigner } from './signers.js';
+import { type SignRequestSummary, summarizeSignRequest } from './summary.js';
 
 export interface ConnectWalletOptions extends RelayTransportOptions {
   /** Lifetime of the session token this wallet signs, ms. Default 24 h; at most 7 days. */
@@ -35,19 +37,27 @@ export interface ConnectWalletOptions extends RelayTransportOptions {
   clock?: ConnectClock;
 }
 
-/** What the user is asked to approve. */
+/**
+ * What the user is asked to approve: the request as it will be signed, never the dApp's raw params (a
+ * transaction may spell a field twice; the decoded value is the one signed, and ambiguous ones are refused).
+ */
 export interface WalletSignRequest {
   id: string;
   method: ConnectMethod;
-  /** The params as the dApp sent them. */
-  params: unknown;
   /** The dApp's clock, ms. */
   timestamp: number;
   /** CAIP-10 account that will sign. */
   account: string;
+  /** Exactly what the signer is given when the request is approved. */
+  decoded: DecodedSignRequest;
+  /** The fields to show, derived from `decoded`: a transaction's `to`/`value`/`chainId`, a typed-data domain, a message's text. */
+  summary: SignRequestSummary;
 }
 
-/** Answers whether the user approves `request`; false (or a throw) refuses it with `CONNECT_REQUEST_REJECTED`. */
+/**
+ * Answers whether the user approves `request`; false (or a throw) refuses it with `CONNECT_REQUEST_REJECTED`.
+ * Called for one request at a time: the next waits until this one is answered (and signed).
+ */
 export type WalletRequestHandler = (request: WalletSignRequest) => boolean | Promise<boolean>;
 
 /** The wallet's side of a connected channel. */
@@ -98,6 +108,8 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
   readonly #clock: ConnectClock;
   #handler: WalletRequestHandler | null = null;
   #active: ActiveChannel | null = null;
+  /** Settles when the request whose turn it is has been answered: requests take turns with the user. */
+  #turn: Promise<void> = Promise.resolve();
 
   constructor(options: ConnectWalletOptions = {}) {
     super();
@@ -113,7 +125,11 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** The user-approval callback for sign requests. Without one, every request is rejected. */
+  /**
+   * The user-approval callback for sign requests. Without one, every request is rejected. It is called for
+   * one request at a time, in the order they passed their checks; a request that waited longer than
+   * `requestWindowMs` for its turn is refused (`CONNECT_REQUEST_STALE`) without asking.
+   */
   onRequest(handler: WalletRequestHandler): void {
     this.#handler = handler;
   }
@@ -133,8 +149,7 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
   async connect(uri: string, signer: ConnectSigner): Promise<WalletSession> {
     if (this.#active) throw new Error('ConnectWallet.connect: already connected; disconnect() first');
     const parsed = parseConnectUri(uri, { now: this.#clock.now() });
-    const chainId = checkSigner(signer);
-    const address = signer.chainType === 'eip155' ? getAddress(signer.address) : signer.address;
+    const { chainId, address } = checkSigner(signer);
     const keys = generateConnectKeyPair();
     const key = deriveChannelKey({
       role: 'wallet',
@@ -158,7 +173,14 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
     const sessionToken = await createSessionToken(claims, (message) =>
       signer.chainType === 'eip155' ? signer.signMessage({ message }) : signer.signMessage(new TextEncoder().encode(message)),
     );
-    await this.#verifyOwnToken(sessionToken, signer, parsed.uuid, parsed.relay, parsed.dappPublicKey, keys.publicKey);
+    await this.#verifyOwnToken(
+      sessionToken,
+      { signer, address },
+      parsed.uuid,
+      parsed.relay,
+      parsed.dappPublicKey,
+      keys.publicKey,
+    );
     // Signing may have waited on the user; a QR code that expired meanwhile is not used.
     if (this.#clock.now() >= parsed.expiresAt) throw new ConnectError('CONNECT_URI_EXPIRED', { field: 'exp' });
 
@@ -200,7 +222,7 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
         { event: 'connected_uuid', uuid: parsed.uuid },
         {
           sessionToken,
-          address: signer.address,
+          address,
           chainType: signer.chainType,
         },
       );
@@ -247,35 +269,46 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
       if (payload.sessionToken === undefined) throw new ConnectError('CONNECT_SESSION_TOKEN_MISSING', { requestId });
       await this.#verifyOwnToken(
         payload.sessionToken,
-        active.signer,
+        { signer: active.signer, address: active.session.address },
         uuid,
         active.session.relay,
         active.dappPublicKey,
         active.walletPublicKey,
       );
       active.replay.admit(payload.id, payload.timestamp, this.#clock.now());
-      const decoded = decodeSignRequestParams(payload.method, payload.params, {
+      const decoded = decodeWalletRequest(payload.method, payload.params, {
         chainType: active.signer.chainType,
         chainId: String(active.signer.chainId),
-        address: active.signer.address,
+        address: active.session.address,
       });
       if (!canServe(active.signer, decoded.method)) throw new ConnectError('CONNECT_METHOD_UNSUPPORTED', { field: 'method' });
-      let approved = false;
-      try {
-        approved =
-          (await this.#handler?.({
-            id: payload.id,
-            method: decoded.method,
-            params: payload.params,
-            timestamp: payload.timestamp,
-            account: active.session.account,
-          })) === true;
-      } catch (error) {
-        throw toConnectError(error, payload.id);
-      }
-      if (!approved) throw new ConnectError('CONNECT_REQUEST_REJECTED');
-      const result = await executeSignRequest(active.signer, decoded);
-      await this.#reply(active, { id: payload.id, result });
+      const request: WalletSignRequest = {
+        id: payload.id,
+        method: decoded.method,
+        timestamp: payload.timestamp,
+        account: active.session.account,
+        decoded,
+        summary: summarizeSignRequest(decoded),
+      };
+      const signed = await this.#inTurn(async () => {
+        // Nobody to answer: the session ended while this request waited.
+        if (this.#active !== active) return null;
+        // The wait may have been long: the arrival checks that depend on time, again.
+        const now = this.#clock.now();
+        active.replay.checkFresh(payload.id, payload.timestamp, now);
+        if (now >= active.session.expiresAt) throw new ConnectError('CONNECT_SESSION_TOKEN_EXPIRED', { requestId: payload.id });
+        let approved = false;
+        try {
+          approved = (await this.#handler?.(request)) === true;
+        } catch (error) {
+          throw toConnectError(error, payload.id);
+        }
+        if (!approved) throw new ConnectError('CONNECT_REQUEST_REJECTED');
+        if (this.#active !== active) return null;
+        return { result: await executeSignRequest(active.signer, decoded) };
+      });
+      if (!signed) return;
+      await this.#reply(active, { id: payload.id, result: signed.result });
       this.emit('answered', { id: payload.id, method: payload.method });
     } catch (error) {
       if (requestId === undefined && error instanceof ConnectError) requestId = error.requestId;
@@ -291,9 +324,19 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
     }
   }
 
+  /** Runs `task` once every request before it has been answered: one request at a time reaches the user. */
+  #inTurn<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(task);
+    this.#turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   async #verifyOwnToken(
     token: string,
-    signer: ConnectSigner,
+    own: { signer: ConnectSigner; address: string },
     uuid: string,
     relay: string,
     dappPublicKey: Uint8Array,
@@ -301,7 +344,7 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
   ): Promise<void> {
     await verifySessionToken(token, {
       now: this.#clock.now(),
-      expected: { uuid, relay, dappPublicKey, walletPublicKey, address: signer.address, chainType: signer.chainType },
+      expected: { uuid, relay, dappPublicKey, walletPublicKey, address: own.address, chainType: own.signer.chainType },
       ...(this.#options.verifySignature ? { verifySignature: this.#options.verifySignature } : {}),
     });
   }
@@ -321,15 +364,18 @@ export class ConnectWallet extends TypedEmitter<ConnectWalletEvents> {
   }
 }
 
-function checkSigner(signer: ConnectSigner): string {
+/** The signer's chain id as the token states it, and its address: EIP-55 for eip155, whatever case the signer reports. */
+function checkSigner(signer: ConnectSigner): { chainId: string; address: string } {
   if (signer?.chainType === 'eip155') {
     if (!Number.isSafeInteger(signer.chainId) || signer.chainId < 1)
       throw new TypeError('signer.chainId: expected a positive integer');
-    return String(signer.chainId);
+    if (typeof signer.address !== 'string' || !isAddress(signer.address, { strict: false }))
+      throw new TypeError('signer.address: expected a 0x address');
+    return { chainId: String(signer.chainId), address: getAddress(signer.address) };
   }
   if (signer?.chainType === 'solana') {
     if (typeof signer.chainId !== 'string') throw new TypeError('signer.chainId: expected the genesis-hash prefix');
-    return signer.chainId;
+    return { chainId: signer.chainId, address: signer.address };
   }
   throw new TypeError('signer.chainType: expected eip155 or solana');
 }

@@ -8,7 +8,7 @@ import type {
   WalletSignRequest,
 } from '@latchkey/client/connect';
 import { parseConnectUri } from '@latchkey/protocol/connect';
-import { type Hex, hexToString, isHex } from 'viem';
+import { formatEther, formatGwei, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { UsageError } from '../config/index.js';
 import { type FlagValues, stringFlag } from './args.js';
@@ -47,24 +47,77 @@ export function readKeyFile(cwd: string, path: string, source: string): Hex {
   return (text.startsWith('0x') ? text : `0x${text}`) as Hex;
 }
 
-/** The text a personal_sign asks for when it is printable UTF-8, quoted; its hex otherwise. */
-function shownMessage(param: unknown): string {
-  if (typeof param !== 'string') return JSON.stringify(param);
-  if (isHex(param)) {
-    try {
-      const text = hexToString(param);
-      if (/^[\P{Cc}\n\t]*$/u.test(text)) return JSON.stringify(text);
-    } catch {}
-    return param.length > 130 ? `${param.slice(0, 130)}…` : param;
-  }
-  return JSON.stringify(param);
+/** Characters that reorder, hide or control what a terminal shows: bidi and other format characters, C0/C1 controls, separators, lone surrogates. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+
+/** `text` with every invisible character written as `\u{…}`, so what the terminal shows is what was sent. */
+function visible(text: string): string {
+  return text.replace(INVISIBLE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
 }
 
+/** `text` in double quotes, escaped: `\\`, `\"`, `\n`, `\t`, `\r`, and every other invisible character as `\u{…}`. */
+function quoted(text: string): string {
+  const escaped = text.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n').replace(/\t/g, '\\t').replace(/\r/g, '\\r');
+  return `"${visible(escaped)}"`;
+}
+
+/** How many bytes of long data (calldata, a message that is not text) are shown. */
+const SHOWN_BYTES = 68;
+
+function bytesShown(bytes: number, hex: string): string {
+  const shown = hex.slice(0, 2 + SHOWN_BYTES * 2);
+  return `${bytes} bytes, ${shown}${shown.length < hex.length || bytes > SHOWN_BYTES ? '…' : ''}`;
+}
+
+function wei(amount: bigint, unit: 'ether' | 'gwei'): string {
+  return `${amount} wei (${unit === 'ether' ? formatEther(amount) : formatGwei(amount)} ${unit})`;
+}
+
+function json(value: unknown): string {
+  return visible(JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null');
+}
+
+/**
+ * The request as it will be signed, from the SDK's decoded summary: a transaction's `to`, `value` and
+ * `chainId` and a typed-data domain first, whatever order the dApp sent; only long data is cut.
+ */
 function describeRequest(request: WalletSignRequest): string {
-  if (request.method === 'personal_sign' && Array.isArray(request.params))
-    return `personal_sign of ${shownMessage(request.params[0])}`;
-  const params = JSON.stringify(request.params);
-  return `${request.method} ${params.length > 300 ? `${params.slice(0, 300)}…` : params}`;
+  const { summary } = request;
+  if (summary.kind === 'message') {
+    const shown =
+      summary.encoding === 'utf8' ? quoted(summary.content) : `${bytesShown(summary.bytes, summary.content)} (not UTF-8)`;
+    return `${request.method} of ${shown}`;
+  }
+  const lines: string[] = [request.method];
+  const field = (name: string, value: string): void => {
+    lines.push(`  ${name}: ${value}`);
+  };
+  if (summary.kind === 'typedData') {
+    const { domain } = summary;
+    field('domain.name', domain.name === null ? '(none)' : quoted(domain.name));
+    field('domain.chainId', domain.chainId === null ? '(none)' : visible(domain.chainId));
+    const contract = domain.verifyingContract;
+    field(
+      'domain.verifyingContract',
+      contract === null ? '(none)' : /^0x[0-9a-fA-F]{40}$/.test(contract) ? contract : quoted(contract),
+    );
+    if (domain.version !== null) field('domain.version', quoted(domain.version));
+    if (domain.salt !== null) field('domain.salt', quoted(domain.salt));
+    field('primaryType', quoted(summary.primaryType));
+    field('message', json(summary.message));
+    return lines.join('\n');
+  }
+  field('to', summary.to ?? '(none: creates a contract)');
+  field('value', wei(summary.value, 'ether'));
+  field('chainId', String(summary.chainId));
+  if (summary.data !== null && summary.data.bytes > 0) field('data', bytesShown(summary.data.bytes, summary.data.prefix));
+  if (summary.gas !== null) field('gas', String(summary.gas));
+  if (summary.nonce !== null) field('nonce', String(summary.nonce));
+  if (summary.type !== null) field('type', summary.type);
+  if (summary.gasPrice !== null) field('gasPrice', wei(summary.gasPrice, 'gwei'));
+  if (summary.maxFeePerGas !== null) field('maxFeePerGas', wei(summary.maxFeePerGas, 'gwei'));
+  if (summary.maxPriorityFeePerGas !== null) field('maxPriorityFeePerGas', wei(summary.maxPriorityFeePerGas, 'gwei'));
+  return lines.join('\n');
 }
 
 const REASONS: Record<WalletDisconnectReason, string> = {
@@ -165,7 +218,8 @@ export const walletConnectCommand: Command = {
   details: [
     'Signs a session token for the channel with the key (EIP-191), sends it to the dApp through the relay named',
     'in the URI, then answers sign requests: personal_sign, eth_signTypedData_v4 and eth_signTransaction. Each',
-    'request is shown and, on a terminal, asked about (y/N); without a terminal it is refused unless --approve-all.',
+    "request is shown as it will be signed (a transaction's to, value and chainId first) and, on a terminal, asked",
+    'about (y/N), one request at a time; without a terminal it is refused unless --approve-all.',
     'Prints every signature it makes. Runs until the dApp disconnects, the channel expires, --timeout, or Ctrl-C',
     '(which tells the dApp), then exits 0. The key file holds the hex private key and must be mode 0600 (like ssh,',
     'a file others can read is refused). For development keys only: never a key that holds funds.',
