@@ -366,6 +366,8 @@ describe('@latchkey/express with signed requests (stamps)', () => {
     app.post('/forgetful', express.json(), requireWalletAuthentication(latchkey), echo);
     app.post('/too-early', requireWalletAuthentication(latchkey), express.json({ verify: keepRawBody }), echo);
     app.get('/no-parser', requireWalletAuthentication(latchkey), echo);
+    // Behind a proxy that strips /prefix: clients sign /prefix/behind-proxy.
+    app.get('/behind-proxy', requireWalletAuthentication({ engine: keyed, logger, basePath: '/prefix' }), echo);
     app.post('/hello', optionalWalletAuthentication(latchkey, { stamps: 'required' }), (req, res) => {
       res.json({ via: req.latchkey.via });
     });
@@ -430,6 +432,18 @@ describe('@latchkey/express with signed requests (stamps)', () => {
     expect(plain.status).toBe(200);
     // Without a body there is nothing to keep.
     expect((await send('GET', '/no-parser')).body).toMatchObject({ keyId: key.id });
+  });
+
+  it('verifies over basePath + req.originalUrl behind a proxy that strips a prefix', async () => {
+    expect((await send('GET', '/behind-proxy?x=1', { signedPath: '/prefix/behind-proxy?x=1' })).body).toMatchObject({
+      keyId: key.id,
+    });
+    const stripped = await send('GET', '/behind-proxy?x=1');
+    expect([stripped.status, stripped.body.error?.code]).toEqual([401, 'SIGNATURE_INVALID']);
+    // Without basePath, the stamp over the public path does not match the path received.
+    const unprefixed = await send('GET', '/v2/wallet/balance', { signedPath: '/prefix/v2/wallet/balance' });
+    expect([unprefixed.status, unprefixed.body.error?.code]).toEqual([401, 'SIGNATURE_INVALID']);
+    expect(() => requireWalletAuthentication({ engine: keyed, basePath: '/prefix/' })).toThrowError(/^basePath: /);
   });
 
   it('lets an anonymous request through an optional guard whatever it carries', async () => {

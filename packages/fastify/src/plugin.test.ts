@@ -396,6 +396,34 @@ describe('@latchkey/fastify with signed requests (stamps)', () => {
     expect([response.statusCode, response.json().keyId]).toEqual([200, key.id]);
   });
 
+  it('verifies over basePath + the URL as sent behind a proxy that strips a prefix; a bad basePath fails registration', async () => {
+    const proxied = Fastify();
+    await proxied.register(latchkey, { engine: keyed, basePath: '/prefix' });
+    proxied.get('/api/x', { preHandler: proxied.latchkey.require() }, async (request) => ({
+      keyId: request.latchkey.stamp?.keyId ?? null,
+    }));
+    await proxied.ready();
+    const stampFor = (path: string) =>
+      createStamp(key.privateKey, key.id, { method: 'GET', path, body: null }, { now: clock.now() });
+    const get = async (app: FastifyInstance, url: string, signedPath: string) =>
+      app.inject({
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${token}`, 'latchkey-signature': await stampFor(signedPath) },
+      });
+    const passed = await get(proxied, '/api/x?y=1', '/prefix/api/x?y=1');
+    expect([passed.statusCode, passed.json()]).toEqual([200, { keyId: key.id }]);
+    const stripped = await get(proxied, '/api/x?y=1', '/api/x?y=1');
+    expect([stripped.statusCode, stripped.json().error.code]).toEqual([401, 'SIGNATURE_INVALID']);
+    // Without basePath, a stamp over the public path does not match the URL received.
+    const unprefixed = await get(signed, '/v2/wallet/balance', '/prefix/v2/wallet/balance');
+    expect([unprefixed.statusCode, unprefixed.json().error.code]).toEqual([401, 'SIGNATURE_INVALID']);
+    await proxied.close();
+    const refused = Fastify();
+    await expect(refused.register(latchkey, { engine: keyed, basePath: 'prefix/' })).rejects.toThrowError(/^basePath: /);
+    await refused.close();
+  });
+
   it('keeps the body limit on stamped requests', async () => {
     const response = await send('POST', '/v2/wallet/transfer', { body: JSON.stringify({ pad: 'x'.repeat(2000) }) });
     expect(response.statusCode).toBe(413);

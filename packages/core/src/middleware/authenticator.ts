@@ -181,7 +181,9 @@ export class WalletAuthenticator {
       verdict = await this.#remote.validate(token, key, check);
       if (verdict.ok) remembered = { key, account: verdict.context.session.account };
     } else if (this.#engine) {
-      verdict = await this.#engine.validate(token, check);
+      // A request whose stamp is checked (or refused) defers the session's activity write to a stamp that
+      // passed, so a request refused for its stamp never keeps the session alive (as the server does).
+      verdict = await this.#engine.validate(token, check, plan.kind === 'none' ? 'record' : 'defer');
     } else {
       verdict = await this.#validator.validate(token);
     }
@@ -210,6 +212,7 @@ export class WalletAuthenticator {
         body: options.body,
         stamps: options.stamps ?? this.#options.stamps,
         isWrite: options.isWrite,
+        basePath: this.#options.basePath,
       },
       { preParse: this.#remote !== null },
     );

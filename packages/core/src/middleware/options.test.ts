@@ -96,8 +96,24 @@ describe('middleware options', () => {
       { jwt: { jwks: JWKS, issuer: 'i', audience: 'a' }, stamps: 'required' },
       /^stamps: 'required' is not available in JWT mode/,
     ],
+    [
+      'basePath with remote, badly formed',
+      { remote: { url: 'https://x', apiKey: KEY }, basePath: 'api' },
+      /^basePath: '' or a path that starts with \//,
+    ],
+    [
+      'a basePath in JWT mode (no stamps to verify)',
+      { jwt: { jwks: JWKS, issuer: 'i', audience: 'a' }, basePath: '/latchkey' },
+      /^basePath: .*JWT mode/,
+    ],
   ])('refuses %s', (_name, options, message) => {
     expect(refusal(options)).toMatch(message);
+  });
+
+  it('refuses a basePath that is not a path prefix', () => {
+    for (const basePath of ['latchkey', '/latchkey/', '/', '/a?b', '/a#b', '/a b', 5, null]) {
+      expect(refusal({ engine, basePath }), String(basePath)).toMatch(/^basePath: '' or a path that starts with \//);
+    }
   });
 
   it('fills in defaults and freezes', () => {
@@ -114,6 +130,12 @@ describe('middleware options', () => {
     expect(Object.isFrozen(remote)).toBe(true);
     expect(resolveOptions({ engine })).toMatchObject({ mode: 'engine', appId: 'default', cookieName: null, stamps: 'optional' });
     expect(resolveOptions({ engine, stamps: 'required' })).toMatchObject({ stamps: 'required' });
+    expect(resolveOptions({ engine })).toMatchObject({ basePath: '' });
+    for (const basePath of ['', '/latchkey', '/a/b-c_d.e~f%20']) {
+      expect(resolveOptions({ engine, basePath })).toMatchObject({ basePath });
+      expect(resolveOptions({ remote: { url: 'https://x', apiKey: KEY }, basePath })).toMatchObject({ basePath });
+    }
+    expect(resolveOptions({ jwt: { jwks: JWKS, issuer: 'i', audience: 'a' }, basePath: '' })).toMatchObject({ basePath: '' });
     expect(resolveOptions({ remote: { url: 'https://x', apiKey: KEY }, stamps: 'required' })).toMatchObject({
       stamps: 'required',
     });

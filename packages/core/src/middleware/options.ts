@@ -141,6 +141,14 @@ export interface CommonOptions {
    * error, and a JWT request that carries a stamp is refused (401 `SIGNATURE_INVALID`).
    */
   stamps?: StampRequirement;
+  /**
+   * The path prefix a proxy in front strips before passing requests on (`/wallet` when clients call
+   * `https://example.com/wallet/api/…` and this app receives `/api/…`). A stamp signs the path the client
+   * sent, so stamps are verified over `basePath` + the path received, as the Latchkey server's own
+   * `basePath`. `''` (no prefix), else `/` and path characters, no trailing `/`. Engine and remote mode
+   * only (a JWT guard verifies no stamps).
+   */
+  basePath?: string;
   /** Time source for caches and JWT times. The system clock. */
   clock?: Clock;
   /** Where failures of the authority are reported (never with a token). Silent. */
@@ -183,6 +191,8 @@ const DEFAULT_JWKS_MAX_STALE_SECONDS = 600;
 
 interface Common {
   stamps: StampRequirement;
+  /** `''` or a path prefix, put before the request target a stamp is checked against. */
+  basePath: string;
   cookieName: string | null;
   /** Empty when no cookie is read. */
   allowedOrigins: readonly string[];
@@ -280,6 +290,20 @@ function cookieOptions(options: Record<string, unknown>): { cookieName: string |
   return { cookieName, allowedOrigins: Object.freeze([...(origins as string[])]) };
 }
 
+/** A path prefix: `/` and segments of RFC 3986 path characters (no `?`, `#`, spaces), no trailing `/` (as the server's). */
+const BASE_PATH_PATTERN = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
+
+function basePathOption(value: unknown, mode: ResolvedOptions['mode']): string {
+  if (value === undefined || value === '') return '';
+  if (typeof value !== 'string' || value.length > 256 || !BASE_PATH_PATTERN.test(value)) {
+    throw invalid('basePath', "'' or a path that starts with / and does not end with one, e.g. /latchkey");
+  }
+  if (mode === 'jwt') {
+    throw invalid('basePath', 'has no use in JWT mode: it cannot verify stamps, which are what basePath is for');
+  }
+  return value;
+}
+
 function stampRequirement(field: string, value: unknown): StampRequirement {
   if (value !== 'optional' && value !== 'required') throw invalid(field, "expected 'optional' or 'required'");
   return value;
@@ -321,17 +345,18 @@ export function resolveOptions(options: WalletAuthenticationOptions): ResolvedOp
   if (modes.length !== 1) {
     throw invalid('options', `exactly one of engine, remote, jwt is required (got ${modes.length ? modes.join(', ') : 'none'})`);
   }
-  const common = ['stamps', 'cookieName', 'allowedOrigins', 'clock', 'logger', 'fetch'];
+  const common = ['stamps', 'basePath', 'cookieName', 'allowedOrigins', 'clock', 'logger', 'fetch'];
   const { cookieName, allowedOrigins } = cookieOptions(options);
   const stamps = stampRequirement('stamps', options.stamps ?? 'optional');
   if (stamps === 'required' && options.jwt !== undefined) throw jwtCannotStamp('stamps');
+  const basePath = basePathOption(options.basePath, modes[0]!);
   const clock = options.clock ?? systemClock;
   if (typeof clock.now !== 'function') throw invalid('clock', 'expected { now(): number }');
   const logger = options.logger ?? silentLogger;
   if (typeof logger.error !== 'function' || typeof logger.warn !== 'function') throw invalid('logger', 'expected a Logger');
   const fetchFunction = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
   if (typeof fetchFunction !== 'function') throw invalid('fetch', 'expected a function');
-  const base: Common = { stamps, cookieName, allowedOrigins, clock, logger, fetch: fetchFunction };
+  const base: Common = { stamps, basePath, cookieName, allowedOrigins, clock, logger, fetch: fetchFunction };
 
   if (options.engine !== undefined) {
     onlyKeys('options', options, [...common, 'engine', 'appId']);

@@ -31,9 +31,10 @@ interface HeldKey {
 async function heldKey(
   issued: IssuedSession,
   options: { scope?: 'read-only' | 'read-write'; ttlSeconds?: number } = {},
+  on: Latchkey = engine,
 ): Promise<HeldKey> {
   const target = generateP256KeyPair();
-  const { sessionKey, credentialBundle } = await engine.sessionKeys.create({
+  const { sessionKey, credentialBundle } = await on.sessionKeys.create({
     session: issued.session,
     scope: options.scope ?? 'read-write',
     targetPublicKey: toHex(target.publicKey),
@@ -256,6 +257,116 @@ describe('stamps in engine mode', () => {
   });
 });
 
+describe('activity in engine mode: only a request whose stamp passed keeps the session alive', () => {
+  const ownClock = new ManualClock(T0);
+  const store = new MemoryStore();
+  const own = new Latchkey({ store, clock: ownClock, cleanupIntervalSeconds: 0 });
+  afterAll(() => own.close());
+  const throttleMs = own.settings().activityThrottleMs;
+  const idleTimeoutMs = own.settings().idleTimeoutMs;
+
+  async function idleExpiresAt(sessionId: string): Promise<number> {
+    return (await store.getSession('default', sessionId))!.idleExpiresAt;
+  }
+
+  it('does not move the idle expiry for a refused stamp, a missing required one or a malformed header; does for a good one', async () => {
+    const issued = await own.createSession({ account: ALICE, authMethod: 'siwe' });
+    const key = await heldKey(issued, {}, own);
+    const a = new WalletAuthenticator({ engine: own, clock: ownClock });
+    const requiring = new WalletAuthenticator({ engine: own, clock: ownClock, stamps: 'required' });
+    const before = await idleExpiresAt(issued.session.id);
+    ownClock.advance(throttleMs + 1000);
+
+    const bad = await stamped(issued.token, key, POST, { body: '{"amount":100}' }, ownClock.now());
+    expect(await a.authenticate(bad.headers, bad.options)).toMatchObject({
+      answer: { body: { error: { code: 'SIGNATURE_INVALID' } } },
+    });
+    const bearer = { authorization: `Bearer ${issued.token}` };
+    expect(await requiring.authenticate(bearer, { isRequired: true, method: 'GET', target: '/x', body: null })).toMatchObject({
+      answer: { body: { error: { code: 'SIGNATURE_REQUIRED' } } },
+    });
+    expect(
+      await a.authenticate(
+        { ...bearer, 'latchkey-signature': ['a', 'b'] },
+        { isRequired: true, method: 'GET', target: '/x', body: null },
+      ),
+    ).toMatchObject({ answer: { body: { error: { code: 'SIGNATURE_MALFORMED' } } } });
+    expect(await idleExpiresAt(issued.session.id)).toBe(before);
+
+    const good = await stamped(issued.token, key, POST, {}, ownClock.now());
+    const outcome = await a.authenticate(good.headers, good.options);
+    expect(outcome).toMatchObject({ kind: 'authenticated', context: { stamp: { keyId: key.id } } });
+    const after = await idleExpiresAt(issued.session.id);
+    expect(after).toBe(ownClock.now() + idleTimeoutMs);
+    expect(after).toBeGreaterThan(before);
+    // The context carries the session as it stands after the activity write.
+    expect(outcome.kind === 'authenticated' && outcome.context.session).toMatchObject({ lastActiveAt: ownClock.now() });
+  });
+
+  it('still records activity for an unstamped request where stamps are optional', async () => {
+    const issued = await own.createSession({ account: BOB, authMethod: 'siwe' });
+    const a = new WalletAuthenticator({ engine: own, clock: ownClock });
+    const before = await idleExpiresAt(issued.session.id);
+    ownClock.advance(throttleMs + 1000);
+    const outcome = await a.authenticate({ authorization: `Bearer ${issued.token}` }, { isRequired: true, method: 'GET' });
+    expect(outcome.kind).toBe('authenticated');
+    expect(await idleExpiresAt(issued.session.id)).toBe(ownClock.now() + idleTimeoutMs);
+    expect(await idleExpiresAt(issued.session.id)).toBeGreaterThan(before);
+  });
+
+  it('answers 503 when recording the activity of an accepted request throws', async () => {
+    const issued = await own.createSession({ account: ALICE, authMethod: 'siwe' });
+    const key = await heldKey(issued, {}, own);
+    const logger = recordingLogger();
+    const a = new WalletAuthenticator({ engine: own, clock: ownClock, logger });
+    ownClock.advance(throttleMs + 1000);
+    const record = vi.spyOn(own, 'recordActivity').mockRejectedValue(new Error('store down'));
+    const good = await stamped(issued.token, key, GET, {}, ownClock.now());
+    expect(await a.authenticate(good.headers, good.options)).toMatchObject({ answer: { status: 503 } });
+    expect(logger.errors).toHaveLength(1);
+    record.mockRestore();
+  });
+});
+
+describe('basePath: a proxy in front strips a path prefix', () => {
+  let alice: IssuedSession;
+  let key: HeldKey;
+  beforeAll(async () => {
+    alice = await engine.createSession({ account: ALICE, authMethod: 'siwe' });
+    key = await heldKey(alice);
+  });
+
+  it('verifies the stamp over basePath + the target received, as the client signed it (engine mode)', async () => {
+    const prefixed = new WalletAuthenticator({ engine, clock, basePath: '/prefix' });
+    const plain = new WalletAuthenticator({ engine, clock });
+    const sent: Sent = { method: 'GET', target: '/api/x?y=1', body: null };
+    const overPublicPath = { target: '/prefix/api/x?y=1' };
+
+    let s = await stamped(alice.token, key, sent, overPublicPath);
+    expect(await prefixed.authenticate(s.headers, s.options)).toMatchObject({
+      kind: 'authenticated',
+      context: { stamp: { keyId: key.id } },
+    });
+    s = await stamped(alice.token, key, sent, overPublicPath);
+    expect(await plain.authenticate(s.headers, s.options)).toMatchObject({
+      answer: { status: 401, body: { error: { code: 'SIGNATURE_INVALID' } } },
+    });
+    // With basePath set, a stamp over the stripped path is not the one a client makes.
+    s = await stamped(alice.token, key, sent);
+    expect(await prefixed.authenticate(s.headers, s.options)).toMatchObject({
+      answer: { status: 401, body: { error: { code: 'SIGNATURE_INVALID' } } },
+    });
+  });
+
+  it('refuses a malformed basePath when the authenticator is made', () => {
+    for (const basePath of ['prefix', '/prefix/', '/', '/a?b', '/a b', 5]) {
+      expect(() => new WalletAuthenticator({ engine, basePath: basePath as never }), String(basePath)).toThrowError(
+        /^basePath: /,
+      );
+    }
+  });
+});
+
 describe('stamps in JWT mode', () => {
   const jwt = { jwks: { keys: [] as never[] }, issuer: 'i', audience: 'a' };
 
@@ -416,6 +527,14 @@ describe('stamps in remote mode (a stand-in server)', () => {
     expect(logger.errors).toHaveLength(4);
   });
 
+  it('sends basePath + the target received as the stamp path', async () => {
+    const a = new WalletAuthenticator({ remote: { url, apiKey: API_KEY, cacheSeconds: 30 }, clock, basePath: '/prefix' });
+    const key = await heldKey(alice);
+    const { headers, options } = await stamped(alice.token, key, GET, { target: `/prefix${GET.target}` });
+    expect((await a.authenticate(headers, options)).kind).toBe('authenticated');
+    expect(calls.map((c) => (c.body.stamp as { path: string }).path)).toEqual([`/prefix${GET.target}`]);
+  });
+
   it('refuses a malformed header itself, once the session is known good, without sending it', async () => {
     const a = remote();
     const bearer = { authorization: `Bearer ${alice.token}` };
@@ -440,7 +559,7 @@ describe('stamp planning', () => {
 
   it('hashes no body as empty, and says a GET reads and a POST writes', () => {
     const plan = planStamp(
-      { stampHeader: 'h', method: 'get', target: '/', body: null, stamps: 'optional', isWrite: undefined },
+      { stampHeader: 'h', method: 'get', target: '/', body: null, stamps: 'optional', isWrite: undefined, basePath: '' },
       { preParse: false },
     );
     expect(plan).toEqual({
@@ -448,9 +567,22 @@ describe('stamp planning', () => {
       check: { header: 'h', method: 'get', path: '/', bodyDigest: '47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU', isWrite: false },
     });
     const post = planStamp(
-      { stampHeader: 'h', method: 'POST', target: '/', body: new Uint8Array(0), stamps: 'optional', isWrite: undefined },
+      {
+        stampHeader: 'h',
+        method: 'POST',
+        target: '/',
+        body: new Uint8Array(0),
+        stamps: 'optional',
+        isWrite: undefined,
+        basePath: '',
+      },
       { preParse: false },
     );
     expect(post.kind === 'check' && post.check.isWrite).toBe(true);
+    const prefixed = planStamp(
+      { stampHeader: 'h', method: 'GET', target: '/api/x?y', body: null, stamps: 'optional', isWrite: undefined, basePath: '/p' },
+      { preParse: false },
+    );
+    expect(prefixed.kind === 'check' && prefixed.check.path).toBe('/p/api/x?y');
   });
 });

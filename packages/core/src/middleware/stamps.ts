@@ -43,6 +43,8 @@ export interface StampedRequestParts {
   body: Uint8Array | null | undefined;
   stamps: StampRequirement;
   isWrite: boolean | undefined;
+  /** The prefix a proxy stripped (`''` for none): the stamp is checked over `basePath` + `target`, the path the client signed. */
+  basePath: string;
 }
 
 const NONE: StampPlan = Object.freeze({ kind: 'none' });
@@ -101,7 +103,7 @@ export function planStamp(parts: StampedRequestParts, options: { preParse: boole
     check: {
       header,
       method,
-      path: parts.target,
+      path: parts.basePath + parts.target,
       bodyDigest: bodyDigest(parts.body),
       isWrite: parts.isWrite ?? !SAFE_METHODS.has(method.toUpperCase()),
     },

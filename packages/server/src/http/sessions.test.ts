@@ -97,6 +97,21 @@ describe('introspection with a stamp', () => {
     expect(Object.keys((await introspect({ token: issued.token })).json())).toEqual(['active', 'session']);
   });
 
+  it("records the session's activity only when the stamp passed", async () => {
+    const { f, issued, stampOf, introspect } = await setUp();
+    const idleExpiresAt = async () => (await f.store.getSession('default', issued.session.id))!.idleExpiresAt;
+    const before = await idleExpiresAt();
+    f.clock.advance(10 * 60_000); // past the activity throttle, inside the key's 15 minutes
+    const altered = { ...(await stampOf()), bodyDigest: bodyDigest('{"amount":100}') };
+    expect((await introspect({ token: issued.token, stamp: altered })).json().stamp).toMatchObject({ valid: false });
+    expect(await idleExpiresAt()).toBe(before);
+    const passed = await introspect({ token: issued.token, stamp: await stampOf() });
+    expect(passed.json().stamp).toMatchObject({ valid: true });
+    const touched = f.clock.now() + f.latchkey.settings('default').idleTimeoutMs;
+    expect(passed.json().session.idleExpiresAt).toBe(touched);
+    expect(await idleExpiresAt()).toBe(touched);
+  });
+
   it('refuses as the server routes do: altered body, a read-only key on a write, an expired key with its expiry', async () => {
     const { f, issued, stampOf, introspect } = await setUp();
     const altered = { ...(await stampOf()), bodyDigest: bodyDigest('{"amount":100}') };

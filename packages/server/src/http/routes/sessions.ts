@@ -203,7 +203,9 @@ const introspect = defineRoute({
   errors: [],
   async handle({ body, appId, services }) {
     const { latchkey } = services;
-    const result = await latchkey.validateSession(body.token, { appId });
+    // With a stamp, the session's activity is recorded only once the stamp passed: a request refused for its
+    // stamp must not extend the idle expiry (as on the server's own routes).
+    const result = await latchkey.validateSession(body.token, { appId, activity: body.stamp ? 'defer' : 'record' });
     if (!result.valid) {
       if (result.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
       // A dead session's stamp is never looked at (its nonce stays unspent).
@@ -213,7 +215,10 @@ const introspect = defineRoute({
     const stamp = await latchkey.sessionKeys.verifyStamp({ appId, sessionId: result.session.id, ...body.stamp });
     if (stamp.valid) {
       const { keyId, scope, expiresAt } = stamp;
-      return { active: true, session: result.session, stamp: { valid: true, keyId, scope, expiresAt } };
+      const session = await latchkey.recordActivity(body.token, { appId, session: result.session }).catch(() => {
+        throw new HttpRejection('STORE_UNAVAILABLE');
+      });
+      return { active: true, session, stamp: { valid: true, keyId, scope, expiresAt } };
     }
     if (stamp.code === 'STORE_UNAVAILABLE') throw new HttpRejection('STORE_UNAVAILABLE');
     return {
