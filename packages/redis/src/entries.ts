@@ -75,6 +75,20 @@ export class Entries {
     });
   }
 
+  /**
+   * One HMGET of the value key, no script, no write. Liveness is judged by the stored expiresAt
+   * against `now`, as `list` judges it: an entry Redis still keeps (the TTL slack, a clock that
+   * differs from the engine's) is absent once `now >= expiresAt`.
+   */
+  async get(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    const valueKey = this.#keys.entry(appId, namespace, key);
+    return this.#call(async (c) => {
+      const [value, expiry] = await c.hmget(valueKey, 'v', 'x');
+      if (value === null || value === undefined || expiry === null || expiry === undefined) return null;
+      return now < Number(expiry) ? value : null;
+    });
+  }
+
   /** A fresh window writes "1" as `put` would (TTL `expiresAt − now` plus the slack, index member); a live one keeps both. */
   async increment(appId: string, namespace: string, key: string, expiresAt: number, now: number): Promise<number> {
     const keys = [this.#keys.entry(appId, namespace, key), this.#keys.entryIndex(appId, namespace)];

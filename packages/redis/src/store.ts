@@ -297,6 +297,10 @@ export class RedisStore implements Store {
     return this.#entries.take(appId, namespace, key, now);
   }
 
+  async getEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    return this.#entries.get(appId, namespace, key, now);
+  }
+
   async scanEntries(
     appId: string,
     namespace: string,

@@ -108,6 +108,11 @@ export class Entries {
     return this.#scan.deferred(appId, namespace, page);
   }
 
+  get(appId: string, namespace: string, key: string, now: number): string | null {
+    assertEntryAddress(namespace, key);
+    return this.#sql.liveEntry.get(appId, namespace, key, now)?.value ?? null;
+  }
+
   list(appId: string, namespace: string, now: number): StoredEntry[] {
     assertEntryNamespace(namespace);
     return this.#sql.liveEntries
@@ -148,6 +153,9 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteEntry: db.prepare<[string, string, string], { value: string; expires_at: number }>(
       'DELETE FROM entries WHERE app_id = ? AND namespace = ? AND key = ? RETURNING value, expires_at',
+    ),
+    liveEntry: db.prepare<[string, string, string, number], { value: string }>(
+      `SELECT value FROM entries WHERE app_id = ? AND namespace = ? AND key = ? AND ${LIVE}`,
     ),
     liveEntries: db.prepare<[string, string, number], EntryRow>(
       `SELECT key, value, expires_at FROM entries WHERE app_id = ? AND namespace = ? AND ${LIVE}`,

@@ -216,6 +216,11 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#entries.scan(appId, namespace, page));
   }
 
+  /** One SELECT by primary key; an expired row that is still stored counts as absent. */
+  async getEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    return this.#run(() => this.#entries.get(appId, namespace, key, now));
+  }
+
   /**
    * One SELECT. Sorted here rather than in SQL: SQLite orders text by UTF-8 bytes and JavaScript by
    * UTF-16 code units, which disagree above U+FFFF, and MemoryStore's order is the contract's.

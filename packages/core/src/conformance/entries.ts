@@ -27,6 +27,28 @@ export function entryCases<S extends Store>({ harness, opened, setup }: SuiteCon
       expect(await store.listEntries('default', 'keys', T)).toEqual([]);
     });
 
+    it('reads one live entry by key: absent, expired at now, and other apps and namespaces answer null', async () => {
+      const { store } = await setup();
+      await store.putEntry('default', 'keys', entry('k1', 'v1'), T);
+      await store.putEntry('default', 'keys', entry('k2', 'v2', T + 2 * MIN), T);
+      expect(await store.getEntry('default', 'keys', 'k1', T)).toBe('v1');
+      expect(await store.getEntry('default', 'keys', 'k1', T + MIN - 1)).toBe('v1');
+      expect(await store.getEntry('default', 'keys', 'k2', T + MIN)).toBe('v2');
+      expect(await store.getEntry('default', 'keys', 'absent', T)).toBeNull();
+      // Expired at exactly its expiresAt, whether or not the backend still holds it.
+      expect(await store.getEntry('default', 'keys', 'k1', T + MIN)).toBeNull();
+      expect(await store.getEntry('default', 'keys', 'k1', T + 5 * MIN)).toBeNull();
+      expect(await store.getEntry('shop', 'keys', 'k1', T)).toBeNull();
+      expect(await store.getEntry('default', 'other', 'k1', T)).toBeNull();
+      // A read, not a take: the entry is still there, for every reader, as it was.
+      expect(await store.getEntry('default', 'keys', 'k1', T)).toBe('v1');
+      expect(await store.listEntries('default', 'keys', T)).toEqual([entry('k1', 'v1'), entry('k2', 'v2', T + 2 * MIN)]);
+      await store.putEntry('default', 'keys', entry('k1', 'v1b', T + 3 * MIN), T);
+      expect(await store.getEntry('default', 'keys', 'k1', T + 2 * MIN)).toBe('v1b');
+      expect(await store.deleteEntry('default', 'keys', 'k1', T)).toBe(true);
+      expect(await store.getEntry('default', 'keys', 'k1', T)).toBeNull();
+    });
+
     it('hands a taken value to exactly one of 50 concurrent takers', async () => {
       const { store } = await setup();
       await store.putEntry('default', 'nonce', entry('once', 'secretless'), T);

@@ -89,7 +89,7 @@ describe('latchkey.sessionKeys', () => {
     expect(sessionIdOfKey(key.id)).toBe(session.id);
     expect(sessionIdOfKey(`lksk_${'1'.repeat(44)}`)).not.toBe(session.id);
     const calls: string[] = [];
-    for (const method of ['listEntries', 'addEntry', 'getSession', 'validateSession', 'putEntry'] as const) {
+    for (const method of ['listEntries', 'getEntry', 'addEntry', 'getSession', 'validateSession', 'putEntry'] as const) {
       const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
       (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
         calls.push(method);
@@ -106,7 +106,7 @@ describe('latchkey.sessionKeys', () => {
       expiresAt: key.expiresAt,
       isKeyExpired: false,
     });
-    expect(calls.sort()).toEqual(['addEntry', 'listEntries']);
+    expect(calls.sort()).toEqual(['addEntry', 'getEntry']);
     expect(await latchkey.sessionKeys.verifyStamp(input)).toEqual({ valid: false, code: 'SIGNATURE_REPLAYED' });
   });
 

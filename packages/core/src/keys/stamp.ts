@@ -4,7 +4,6 @@ import { LatchkeyError } from '../errors/index.js';
 import { DEFAULT_APP_ID } from '../session/config.js';
 import type { EngineContext } from '../session/context.js';
 import type { SessionScope } from '../session/record.js';
-import type { StoredEntry } from '../store/contract.js';
 import { SESSION_ID_PATTERN } from '../tokens/ids.js';
 import type { SessionKeyCache } from './key-cache.js';
 import { verifyP256Signature } from './key-cache.js';
@@ -70,7 +69,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const AUDIT_THROTTLE_NAMESPACE = 'audit-throttle';
 
 /**
- * The hot path: one read of the key's session's key records, one `addEntry`, one ECDSA verification.
+ * The hot path: one read of the key's record (`getEntry`), one `addEntry`, one ECDSA verification.
  * The request's session is already valid. Checks in the documented order (docs/stamps.md): the record
  * exists, is the session's, unrevoked, unexpired (or, with `allowExpiredKey`, within the rotation
  * grace), the stamp inside the time window, the key's scope allows the request; only then is the
@@ -98,14 +97,14 @@ export async function verifyStamp(
   const now = input.now ?? ctx.clock.now();
   const keySession = keys.sessionOf(stamp.keyId);
   if (keySession === null) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_NOT_FOUND', null, { keyId: stamp.keyId });
-  let entries: StoredEntry[];
+  let stored: string | null;
   try {
-    entries = await ctx.store.listEntries(appId, keyNamespace(keySession), now);
+    stored = await ctx.store.getEntry(appId, keyNamespace(keySession), stamp.keyId, now);
   } catch (error) {
     return storeUnavailable(ctx, appId, input.sessionId, error);
   }
 
-  const record = findRecord(entries, stamp.keyId, keySession);
+  const record = stored === null ? null : readRecord(stored, stamp.keyId, keySession);
   const details = { keyId: stamp.keyId };
   if (!record) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_NOT_FOUND', null, details);
   if (keySession !== input.sessionId) return refuse(ctx, appId, input.sessionId, 'SESSION_KEY_MISMATCH', record, details);
@@ -164,14 +163,10 @@ function storeUnavailable(ctx: EngineContext, appId: string, sessionId: string, 
   return { valid: false, code: 'STORE_UNAVAILABLE' };
 }
 
-/** The key's record among its session's entries (parsing only that one); null when absent or not a record of that session. */
-function findRecord(entries: StoredEntry[], keyId: string, sessionId: string): SessionKeyRecord | null {
-  for (const entry of entries) {
-    if (entry.key !== keyId) continue;
-    const record = decodeKeyRecord(entry.value);
-    return record && record.id === keyId && record.sessionId === sessionId ? record : null;
-  }
-  return null;
+/** The key's record from its entry's value; null when it is not a record of that key and session. */
+function readRecord(value: string, keyId: string, sessionId: string): SessionKeyRecord | null {
+  const record = decodeKeyRecord(value);
+  return record && record.id === keyId && record.sessionId === sessionId ? record : null;
 }
 
 /**

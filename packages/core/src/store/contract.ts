@@ -212,6 +212,13 @@ export interface Store {
     page: { expiringAfter: number; afterKey?: string; limit: number; now: number },
   ): Promise<StoredEntry[]>;
 
+  /**
+   * The value of the live entry with that key (live at `now`: `now < expiresAt`, judged by the stored
+   * expiry as `listEntries` judges it, even where the backend has not dropped it yet); null when
+   * there is none. One round trip, no write. For reading one key of a namespace (a stamp's key record).
+   */
+  getEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null>;
+
   /** The live entries of a namespace, by key. For small namespaces (signing keys, recent revocations). */
   listEntries(appId: string, namespace: string, now: number): Promise<StoredEntry[]>;
 

@@ -230,6 +230,11 @@ export class MemoryStore implements Store {
     return count;
   }
 
+  async getEntry(appId: string, namespace: string, key: string, now: number): Promise<string | null> {
+    this.#check();
+    return this.#liveEntry(appId, namespace, key, now)?.value ?? null;
+  }
+
   async scanEntries(
     appId: string,
     namespace: string,
