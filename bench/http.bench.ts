@@ -16,15 +16,10 @@
  *   node --import tsx bench/http.bench.ts
  *   LATCHKEY_BENCH_SECONDS=3 LATCHKEY_BENCH_TARGETS=latchkey-redis,node-http node --import tsx bench/http.bench.ts
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
+import { createBenchRun } from './harness.js';
 import { type CpuUse, cpuBetween, readCpu, waitForQuiet } from './http-cpu.js';
 import type { TargetReady } from './http-server.js';
 import { isTargetName, type TargetName } from './http-targets.js';
@@ -34,7 +29,6 @@ const WARMUP_SECONDS = 1;
 const CONNECTIONS = 50;
 const SESSIONS = 10_000;
 const STARTUP_TIMEOUT_MS = 120_000;
-const REDIS_URL = 'redis://127.0.0.1:6379';
 /** Above this share of one core used by other processes, the run says its figures are unreliable. */
 const OTHER_JOBS_WARNING = 0.1;
 /** Before each target, wait (at most this long) for the machine to fall below QUIET_CORES of CPU use. */
@@ -86,93 +80,26 @@ interface LoadResult {
 }
 const runAutocannon = autocannon as unknown as (options: LoadOptions) => Promise<LoadResult>;
 
-const runId = randomBytes(4).toString('hex');
-const keyPrefix = `lkbench-http:${runId}:`;
-const directory = mkdtempSync(join(tmpdir(), 'latchkey-bench-http-'));
-const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-
-// One core for the server under test, another for autocannon (when there are two and taskset exists).
-const canPin = process.platform === 'linux' && cpus().length >= 2 && process.env.LATCHKEY_BENCH_PIN !== '0';
-const pinned = canPin && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-async function deleteKeys(): Promise<number> {
-  let deleted = 0;
-  for await (const keys of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  }
-  return deleted;
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    setTimeout(() => process.exit(1), 20_000).unref();
-    await Promise.all([...children].map(stopTarget));
-    try {
-      await deleteKeys();
-    } catch (error) {
-      console.error(`could not delete Redis keys under ${keyPrefix}: ${String(error)}`);
-    }
-    redis.disconnect();
-    rmSync(directory, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const run = createBenchRun('http');
+const { keyPrefix, directory, redis, pinned } = run;
+// One core for the server under test, another for autocannon (when there are two and taskset exists): see ./harness.ts.
 // The whole run is bounded even if a target hangs while starting or stopping.
-const limitMs = targets.length * ((SECONDS + WARMUP_SECONDS + QUIET_WAIT_SECONDS + 20) * 1000 + STARTUP_TIMEOUT_MS);
-setTimeout(() => {
-  console.error(`time limit of ${Math.round(limitMs / 1000)} s reached: stopping`);
-  void cleanUp().finally(() => process.exit(1));
-}, limitMs).unref();
+run.limit(targets.length * ((SECONDS + WARMUP_SECONDS + QUIET_WAIT_SECONDS + 20) * 1000 + STARTUP_TIMEOUT_MS));
 
 async function startTarget(name: TargetName): Promise<{ child: ChildProcess; ready: TargetReady }> {
   const script = new URL('./http-server.ts', import.meta.url).pathname;
   const args = ['--import', 'tsx', script, '--target', name, '--key-prefix', `${keyPrefix}${name}:`];
   args.push('--directory', directory, '--sessions', String(SESSIONS));
-  const child = pinned
-    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const line = createInterface({ input: child.stdout! });
-  const ready = await new Promise<TargetReady>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name}: not ready within ${STARTUP_TIMEOUT_MS / 1000} s`)),
-      STARTUP_TIMEOUT_MS,
-    );
-    line.once('line', (text) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(text) as TargetReady);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name}: server exited before listening (code ${code}, signal ${signal})`));
-    });
+  const started = await run.spawnTarget({
+    args,
+    ready: (text) => JSON.parse(text) as TargetReady,
+    timeoutMs: STARTUP_TIMEOUT_MS,
+    notReady: () => `${name}: not ready within ${STARTUP_TIMEOUT_MS / 1000} s`,
+    exited: (code, signal) => `${name}: server exited before listening (code ${code}, signal ${signal})`,
   });
-  line.close();
+  const { ready } = started;
   if (ready.credentials.length !== SESSIONS) throw new Error(`${name}: ${ready.credentials.length} credentials, not ${SESSIONS}`);
-  return { child, ready };
-}
-
-async function stopTarget(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+  return started;
 }
 
 /** A credential that looks right but names no session: its last character changed. */
@@ -241,7 +168,7 @@ async function measure(name: TargetName): Promise<Measured> {
     const after = await readCpu(child.pid!, redis);
     return before && after ? { ...measured, cpu: cpuBetween(before, after) } : measured;
   } finally {
-    await stopTarget(child);
+    await run.stopChild(child);
   }
 }
 
@@ -315,7 +242,7 @@ async function main(): Promise<void> {
     const measured = await measure(name);
     results.set(name, measured);
     printRow(measured);
-    await deleteKeys();
+    await run.deleteKeys();
   }
   printCpu(results);
   console.log('');
@@ -329,5 +256,5 @@ try {
   process.exitCode = 1;
   console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
-  await cleanUp();
+  await run.cleanUp();
 }

@@ -19,14 +19,11 @@
  *   npm run bench:relay
  *   LATCHKEY_BENCH_SECONDS=3 node --import tsx bench/relay.bench.ts
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Redis } from 'ioredis';
+import { createBenchRun, REDIS_URL } from './harness.js';
 import { type CpuSnapshot, readCpu, waitForQuiet } from './http-cpu.js';
 import { handshakes, holdChannels } from './relay-channels.js';
 import { type Flavor, type LoadResult, pingPong } from './relay-load.js';
@@ -38,7 +35,6 @@ const WARMUP_SECONDS = 1;
 const PAIRS = 20;
 const HELD_CHANNELS = 2000;
 const HANDSHAKES = 300;
-const REDIS_URL = 'redis://127.0.0.1:6379';
 const MAIN = new URL('../packages/server/dist/cli/main.js', import.meta.url).pathname;
 const BASELINES = new URL('./relay-baselines.ts', import.meta.url).pathname;
 /** The repository, where `--import tsx` resolves. */
@@ -70,48 +66,9 @@ if (unknownTargets.length > 0) {
   process.exit(2);
 }
 
-const runId = randomBytes(4).toString('hex');
-const keyPrefix = `lkbench-relay:${runId}:`;
-const directory = mkdtempSync(join(tmpdir(), 'latchkey-bench-relay-'));
-const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-const canPin = process.platform === 'linux' && cpus().length >= 2 && process.env.LATCHKEY_BENCH_PIN !== '0';
-const pinned = canPin && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-async function deleteKeys(): Promise<void> {
-  for await (const keys of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
-    if (keys.length > 0) await redis.unlink(...keys);
-  }
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    setTimeout(() => process.exit(1), 20_000).unref();
-    await Promise.all([...children].map(stop));
-    await deleteKeys().catch((error: unknown) =>
-      console.error(`could not delete Redis keys under ${keyPrefix}: ${String(error)}`),
-    );
-    redis.disconnect();
-    rmSync(directory, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-const limitMs = TARGETS.length * ((SECONDS + WARMUP_SECONDS + QUIET_WAIT_SECONDS + 30) * 1000) + 300_000;
-setTimeout(() => {
-  console.error(`time limit of ${Math.round(limitMs / 1000)} s reached: stopping`);
-  void cleanUp().finally(() => process.exit(1));
-}, limitMs).unref();
+const run = createBenchRun('relay');
+const { keyPrefix, directory, redis, pinned } = run;
+run.limit(TARGETS.length * ((SECONDS + WARMUP_SECONDS + QUIET_WAIT_SECONDS + 30) * 1000) + 300_000);
 
 interface Started {
   url: string;
@@ -120,40 +77,20 @@ interface Started {
 
 /** Spawns a server pinned to CPU 0 and resolves with its URL once `ready` finds it in a stdout line. */
 async function start(args: string[], ready: (line: string) => string | undefined, cwd = ROOT): Promise<Started> {
-  const child = pinned
-    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d).slice(-4000);
+  const started = await run.spawnTarget({
+    args,
+    ready,
+    cwd,
+    stderr: 'capture',
+    keepReading: true,
+    timeoutMs: 60_000,
+    notReady: (stderr) => `${args.join(' ')}: not ready within 60 s\n${stderr}`,
+    exited: (code, _signal, stderr) => `${args.join(' ')}: exited (${code}) before listening\n${stderr}`,
   });
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: not ready within 60 s\n${stderr}`)), 60_000);
-    lines.on('line', (line) => {
-      const found = ready(line);
-      if (found === undefined) return;
-      clearTimeout(timer);
-      resolve(found);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')}: exited (${code}) before listening\n${stderr}`));
-    });
-  });
-  return { url, child };
+  return { url: started.ready, child: started.child };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stop = run.stopChild;
 
 function startBaseline(target: 'ws' | 'socketio', redisKey?: string): Promise<Started> {
   const args = ['--import', 'tsx', BASELINES, '--target', target, ...(redisKey ? ['--redis-key', redisKey] : [])];
@@ -243,7 +180,7 @@ async function measure(target: (typeof TARGETS)[number]): Promise<Measured> {
     };
   } finally {
     await Promise.all(servers.map((s) => stop(s.child)));
-    await deleteKeys();
+    await run.deleteKeys();
   }
 }
 
@@ -353,5 +290,5 @@ try {
   process.exitCode = 1;
   console.error(`\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 } finally {
-  await cleanUp();
+  await run.cleanUp();
 }

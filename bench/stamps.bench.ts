@@ -18,16 +18,12 @@
  *   node --import tsx bench/stamps.bench.ts
  *   LATCHKEY_BENCH_SECONDS=3 LATCHKEY_BENCH_STORES=redis node --import tsx bench/stamps.bench.ts
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createPrivateKey, type KeyObject, randomBytes, sign } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { cpus, release } from 'node:os';
 import { bodyDigest, fromBase64Url, p256PublicKey, stampPayload, toBase64Url } from '@latchkey/protocol';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
+import { createBenchRun } from './harness.js';
 import { type CpuUse, cpuBetween, readCpu, waitForQuiet } from './http-cpu.js';
 import type { StampTargetReady } from './stamps-server.js';
 
@@ -36,7 +32,6 @@ const WARMUP_SECONDS = 1;
 const CONNECTIONS = 50;
 const SESSIONS = 1_000;
 const STARTUP_TIMEOUT_MS = 180_000;
-const REDIS_URL = 'redis://127.0.0.1:6379';
 /** Stamps signed ahead per second of a phase: more than either store answers stamped on two cores. */
 const STAMPS_PER_SECOND = 16_000;
 /** Before each measured phase, wait (at most this long) for the machine to fall below QUIET_CORES of CPU use. */
@@ -69,76 +64,21 @@ const runAutocannon = autocannon as unknown as (options: {
   requests: RequestSpec[];
 }) => Promise<LoadResult>;
 
-const runId = randomBytes(4).toString('hex');
-const keyPrefix = `lkbench-stamps:${runId}:`;
-const directory = mkdtempSync(join(tmpdir(), 'latchkey-bench-stamps-'));
-const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-const canPin = process.platform === 'linux' && cpus().length >= 2 && process.env.LATCHKEY_BENCH_PIN !== '0';
-const pinned = canPin && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
+const run = createBenchRun('stamps', { announceSignals: false });
+const { keyPrefix, directory, redis, pinned } = run;
+run.limit(STORES.length * (STARTUP_TIMEOUT_MS + 2 * (SECONDS + WARMUP_SECONDS + QUIET_WAIT_SECONDS + 30) * 1000));
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-async function stopTarget(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    setTimeout(() => process.exit(1), 20_000).unref();
-    await Promise.all([...children].map(stopTarget));
-    try {
-      for await (const keys of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
-        if (keys.length > 0) await redis.unlink(...keys);
-      }
-    } catch (error) {
-      console.error(`could not delete Redis keys under ${keyPrefix}: ${String(error)}`);
-    }
-    redis.disconnect();
-    rmSync(directory, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
-}
-const limitMs = STORES.length * (STARTUP_TIMEOUT_MS + 2 * (SECONDS + WARMUP_SECONDS + QUIET_WAIT_SECONDS + 30) * 1000);
-setTimeout(() => {
-  console.error(`time limit of ${Math.round(limitMs / 1000)} s reached: stopping`);
-  void cleanUp().finally(() => process.exit(1));
-}, limitMs).unref();
-
-async function startTarget(store: string): Promise<{ child: ChildProcess; ready: StampTargetReady }> {
+function startTarget(store: string): Promise<{ child: ChildProcess; ready: StampTargetReady }> {
   const script = new URL('./stamps-server.ts', import.meta.url).pathname;
   const args = ['--import', 'tsx', script, '--store', store, '--key-prefix', `${keyPrefix}${store}:`];
   args.push('--directory', directory, '--sessions', String(SESSIONS));
-  const child = pinned
-    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const line = createInterface({ input: child.stdout! });
-  const ready = await new Promise<StampTargetReady>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${store}: not ready in time`)), STARTUP_TIMEOUT_MS);
-    line.once('line', (text) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(text) as StampTargetReady);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${store}: server exited before listening (code ${code})`));
-    });
+  return run.spawnTarget({
+    args,
+    ready: (text) => JSON.parse(text) as StampTargetReady,
+    timeoutMs: STARTUP_TIMEOUT_MS,
+    notReady: () => `${store}: not ready in time`,
+    exited: (code) => `${store}: server exited before listening (code ${code})`,
   });
-  line.close();
-  return { child, ready };
 }
 
 interface Signer {
@@ -303,7 +243,7 @@ async function main(): Promise<void> {
         `${store === 'redis' ? 'Redis' : 'SQLite'}: bearer + stamp runs at ${((stamped.result.requests.average / plain.result.requests.average) * 100).toFixed(0)}% of bearer-only requests/s${byCpu}`,
       );
     } finally {
-      await stopTarget(child);
+      await run.stopChild(child);
     }
   }
   console.log('');
@@ -319,5 +259,5 @@ try {
   process.exitCode = 1;
   console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
-  await cleanUp();
+  await run.cleanUp();
 }
