@@ -166,9 +166,20 @@ describe.skipIf(!isRedisAnswering)('relay on two nodes sharing Redis', () => {
   });
 });
 
-/** A TCP proxy to Redis that a test can cut (every connection dropped, new ones refused) and restore. */
-async function redisProxy(): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+/**
+ * A TCP proxy to Redis that a test can cut (every connection dropped, new ones refused) and restore, or
+ * stall (connections stay open, Redis' replies are held back) and resume.
+ */
+async function redisProxy(): Promise<{
+  url: string;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  stall(): void;
+  resume(): void;
+  close(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
+  const pipes = new Map<Socket, Socket>();
   let server: NetServer;
   let port = 0;
   const listen = async (): Promise<void> => {
@@ -180,6 +191,8 @@ async function redisProxy(): Promise<{ url: string; cut(): Promise<void>; restor
         s.on('error', () => {});
       }
       client.pipe(upstream).pipe(client);
+      pipes.set(upstream, client);
+      upstream.on('close', () => pipes.delete(upstream));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -193,7 +206,13 @@ async function redisProxy(): Promise<{ url: string; cut(): Promise<void>; restor
       for (const s of sockets) s.destroy();
     });
   };
-  return { url: `redis://127.0.0.1:${port}`, cut, restore: listen, close: cut };
+  const stall = (): void => {
+    for (const [upstream, client] of pipes) upstream.unpipe(client);
+  };
+  const resume = (): void => {
+    for (const [upstream, client] of pipes) upstream.pipe(client);
+  };
+  return { url: `redis://127.0.0.1:${port}`, cut, restore: listen, stall, resume, close: cut };
 }
 
 describe.skipIf(!isRedisAnswering)('relay when Redis goes away', () => {
@@ -269,6 +288,37 @@ describe.skipIf(!isRedisAnswering)('relay when Redis goes away', () => {
     } finally {
       // A node closes its Redis clients cleanly only when Redis answers.
       if (isCut) await proxy.restore();
+      await Promise.all([...servers].map((s) => s.close()));
+      servers.clear();
+      await proxy.close();
+    }
+  });
+
+  it('refuses a message for a peer on another node when Redis takes its publish but never answers', async () => {
+    const proxy = await redisProxy();
+    try {
+      const a = await node({ redis: { url: proxy.url, keyPrefix: prefix, commandTimeoutMs: 300 } });
+      const b = await node({ redis: { url: REDIS_URL, keyPrefix: prefix } });
+      const { uuid, dappKey, walletKey } = newChannel();
+      const dapp = await peer(a);
+      const wallet = await peer(b);
+      await join(dapp, { uuid, role: 'dapp', rejoinKey: dappKey });
+      await join(wallet, { uuid, role: 'wallet', rejoinKey: walletKey });
+      await dapp.next('peer_joined');
+      expect(await dapp.ask('request', { uuid, nonce: b64(12), data: b64(10) })).toEqual({ ok: true, seq: 1 });
+
+      proxy.stall();
+      const started = Date.now();
+      expect(await dapp.ask('request', { uuid, nonce: b64(12), data: b64(10) })).toEqual({
+        ok: false,
+        error: { code: 'STORE_UNAVAILABLE', message: 'The session store could not answer.' },
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      proxy.resume();
+      // Redis answers again: the next message goes through.
+      expect((await dapp.ask('request', { uuid, nonce: b64(12), data: b64(10) })).ok).toBe(true);
+    } finally {
+      proxy.resume();
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       await proxy.close();
